@@ -1,0 +1,25 @@
+/* common.h - included first by every source file. */
+#ifndef PARLEY_COMMON_H
+#define PARLEY_COMMON_H
+
+#include "config.h"
+
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MUST_CHECK __attribute__((warn_unused_result))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Ids (user, message, conversation) are 1..128 bytes of 0x21..0x7E. */
+#define ID_MAX 128
+
+/* Pushpin refuses WebSocket-over-HTTP response bodies above 1,000,000
+ * bytes; every response is built to stay below this budget. */
+#define RESPONSE_BUDGET 960000
+
+#endif

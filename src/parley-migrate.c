@@ -1,0 +1,213 @@
+/* parley-migrate - applies the schema migrations in sql/ that the
+ * database has not seen yet.
+ *
+ * Files are named NNN_description.sql and applied in name order, each in
+ * its own transaction together with its row in schema_migrations, under
+ * an advisory lock: running it twice, or twice at once, is safe.
+ * Exit codes follow sysexits: 0 done, 64 usage, 66 no migrations found,
+ * 69 database unavailable, 65 a migration failed (nothing of it kept).
+ *
+ * SECURITY: runs whatever SQL is in the migrations directory; it must be
+ * writable only by whoever may change the schema.
+ */
+#include "common.h"
+#include "db.h"
+#include "log.h"
+#include "settings.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+
+#define LOCK_KEY "7240112"  /* advisory lock id shared by all migrators */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_migration(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 8 && name[0] >= '0' && name[0] <= '9' &&
+	       strcmp(name + n - 4, ".sql") == 0;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n + 1))) {
+		if (fread(data, 1, (size_t)n, f) != (size_t)n) {
+			free(data);
+			data = NULL;
+		} else {
+			data[n] = '\0';
+		}
+	}
+	fclose(f);
+	return data;
+}
+
+static bool exec_ok(PGconn *c, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok)
+		log_error("%s: %s", what, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok;
+}
+
+static bool applied(PGconn *c, const char *version)
+{
+	const char *p[1] = { version };
+	PGresult *r = PQexecParams(c, "SELECT 1 FROM schema_migrations "
+				   "WHERE version = $1", 1, NULL, p, NULL,
+				   NULL, 0);
+	bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	PQclear(r);
+	return yes;
+}
+
+static bool apply(PGconn *c, const char *dir, const char *name)
+{
+	char path[4096], version[256];
+	const char *p[1] = { version };
+	char *sql;
+	PGresult *r;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(version, sizeof(version), "%.*s", (int)(strlen(name) - 4),
+		 name);
+	sql = slurp(path);
+	if (sql == NULL) {
+		log_error("%s: %s", path, strerror(errno));
+		return false;
+	}
+	ok = exec_ok(c, "BEGIN", "begin") && exec_ok(c, sql, name);
+	if (ok) {
+		r = PQexecParams(c, "INSERT INTO schema_migrations (version) "
+				 "VALUES ($1)", 1, NULL, p, NULL, NULL, 0);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok)
+			log_error("record %s: %s", name,
+				  PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	ok = ok && exec_ok(c, "COMMIT", "commit");
+	if (!ok)
+		exec_ok(c, "ROLLBACK", "rollback");
+	else
+		log_info("applied %s", version);
+	free(sql);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = getenv("PARLEY_CONFIG");
+	const char *dir = getenv("PARLEY_SQL_DIR");
+	char **names = NULL, err[512];
+	size_t count = 0, done = 0;
+	struct settings cfg;
+	struct db *db;
+	struct dirent *de;
+	PGconn *c;
+	DIR *d;
+	int ch, rc = 0;
+
+	log_set_program("parley-migrate");
+	if (dir == NULL)
+		dir = PARLEY_SQL_DIR;
+	while ((ch = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
+		if (ch == 'c')
+			config = optarg;
+		else if (ch == 'd')
+			dir = optarg;
+		else {
+			fprintf(ch == 'h' ? stdout : stderr,
+				"usage: parley-migrate [--config FILE] "
+				"[--dir SQLDIR]\n");
+			return ch == 'h' ? 0 : 64;
+		}
+	}
+	if (!settings_load(&cfg, config, err, sizeof(err))) {
+		log_error("configuration: %s", err);
+		return 78;
+	}
+	d = opendir(dir);
+	if (d == NULL) {
+		log_error("%s: %s", dir, strerror(errno));
+		return 66;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char **more;
+		if (!is_migration(de->d_name))
+			continue;
+		more = realloc(names, (count + 1) * sizeof(*names));
+		if (more == NULL || (more[count] = strdup(de->d_name)) == NULL) {
+			log_error("out of memory");
+			return 71;
+		}
+		names = more;
+		count++;
+	}
+	closedir(d);
+	if (count == 0) {
+		log_error("no migrations in %s", dir);
+		return 66;
+	}
+	qsort(names, count, sizeof(*names), by_name);
+
+	db = db_new(cfg.database_url, "parley-migrate");
+	c = db ? db_conn(db) : NULL;
+	if (c == NULL) {
+		log_error("database unavailable");
+		db_free(db);
+		return 69;
+	}
+	if (!exec_ok(c, "SET client_min_messages = warning", "settings") ||
+	    !exec_ok(c, "SELECT pg_advisory_lock(" LOCK_KEY ")", "lock") ||
+	    !exec_ok(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		     "version text PRIMARY KEY, "
+		     "applied_at timestamptz NOT NULL DEFAULT now())",
+		     "schema_migrations")) {
+		rc = 69;
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++) {
+		char version[256];
+		snprintf(version, sizeof(version), "%.*s",
+			 (int)(strlen(names[i]) - 4), names[i]);
+		if (applied(c, version))
+			continue;
+		if (!apply(c, dir, names[i])) {
+			rc = 65;
+			goto out;
+		}
+		done++;
+	}
+	log_info("schema up to date: %zu migration(s) applied now, %zu in "
+		 "all", done, count);
+out:
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	db_free(db);
+	return rc;
+}

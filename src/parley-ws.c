@@ -1,0 +1,431 @@
+/* parley-ws - the FastCGI worker behind Pushpin's WebSocket-over-HTTP.
+ *
+ * Pushpin holds the clients' WebSockets and POSTs their events here
+ * (Content-Type application/websocket-events); this file is the only
+ * one that knows libfcgi and that wire format. It turns a request into
+ * calls of the transport-independent handlers (handlers.c) and their
+ * output into events, GRIP control messages and Set-Meta-* headers.
+ *
+ * Run by lighttpd (mod_fastcgi "bin-path": the listening socket is
+ * stdin), or standalone for nginx and others: --listen ADDR --procs N.
+ *
+ * SECURITY: this program must be reachable only by Pushpin. It trusts
+ * the Connection-Id and Meta-* headers, which Pushpin sets and strips
+ * from clients; the query string and every frame are the client's and
+ * are validated. It listens on loopback in every shipped configuration.
+ */
+#include "common.h"
+#include "handlers.h"
+#include "log.h"
+#include "query.h"
+#include "wsevent.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A request body larger than this is refused (Pushpin batches a few
+ * frames per request; one frame is at most a few hundred KiB). */
+#define MAX_BODY (8u * 1024 * 1024)
+#define CONTENT_TYPE_EVENTS "application/websocket-events"
+
+struct response {
+	struct buf body;
+	struct buf headers;
+	const char *conn_id;
+};
+
+static void out_send(void *ctx, const char *json, size_t len)
+{
+	struct response *r = ctx;
+	ws_write_text(&r->body, "m:", json, len);
+}
+
+static void out_subscribe(void *ctx, const char *channel)
+{
+	struct response *r = ctx;
+	cJSON *meta = cJSON_CreateObject(), *sub = cJSON_CreateObject();
+	cJSON *filters = cJSON_CreateArray();
+	char *a = NULL, *b = NULL;
+
+	if (meta == NULL || sub == NULL || filters == NULL)
+		goto out;
+	/* skip-self compares this with a publish's meta "sender": a
+	 * connection does not get the copy of its own send. */
+	cJSON_AddStringToObject(meta, "type", "set-meta");
+	cJSON_AddStringToObject(meta, "name", "user");
+	cJSON_AddStringToObject(meta, "value", r->conn_id);
+	cJSON_AddStringToObject(sub, "type", "subscribe");
+	cJSON_AddStringToObject(sub, "channel", channel);
+	cJSON_AddItemToArray(filters, cJSON_CreateString("skip-self"));
+	cJSON_AddItemToObject(sub, "filters", filters);
+	filters = NULL;
+	a = cJSON_PrintUnformatted(meta);
+	b = cJSON_PrintUnformatted(sub);
+	if (a != NULL && b != NULL) {
+		ws_write_text(&r->body, "c:", a, strlen(a));
+		ws_write_text(&r->body, "c:", b, strlen(b));
+	}
+out:
+	cJSON_free(a);
+	cJSON_free(b);
+	cJSON_Delete(filters);
+	cJSON_Delete(meta);
+	cJSON_Delete(sub);
+}
+
+static void out_set_state(void *ctx, const char *name, const char *value)
+{
+	struct response *r = ctx;
+	buf_printf(&r->headers, "Set-Meta-%s: %s\r\n", name, value);
+}
+
+static size_t out_room(void *ctx)
+{
+	struct response *r = ctx;
+	size_t used = r->body.len + r->headers.len;
+	return used < RESPONSE_BUDGET ? RESPONSE_BUDGET - used : 0;
+}
+
+static void reply_plain(FCGX_Request *req, const char *status,
+			const char *text)
+{
+	FCGX_FPrintF(req->out, "Status: %s\r\nContent-Type: text/plain\r\n"
+		     "Cache-Control: no-store\r\n\r\n%s\n", status, text);
+}
+
+static char *read_body(FCGX_Request *req, size_t *len, const char **why)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+	unsigned long n = cl ? strtoul(cl, NULL, 10) : 0;
+	char *body;
+	int got;
+
+	*len = 0;
+	if (n > MAX_BODY) {
+		*why = "request body too large";
+		return NULL;
+	}
+	body = malloc(n + 1);
+	if (body == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	got = n ? FCGX_GetStr(body, (int)n, req->in) : 0;
+	if (got < 0 || (unsigned long)got != n) {
+		free(body);
+		*why = "request body shorter than its Content-Length";
+		return NULL;
+	}
+	body[n] = '\0';
+	*len = n;
+	return body;
+}
+
+static long long meta_number(FCGX_Request *req, const char *name)
+{
+	const char *v = FCGX_GetParam(name, req->envp);
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* userId from the query string, as PROTOCOL.md section 1 says. */
+static bool query_user(FCGX_Request *req, char *user, const char **why)
+{
+	const char *qs = FCGX_GetParam("QUERY_STRING", req->envp);
+	size_t len = 0;
+
+	switch (query_get(qs, "userId", user, ID_MAX + 2, &len)) {
+	case QUERY_MALFORMED:
+		*why = "malformed percent escape in the query string";
+		return false;
+	case QUERY_DUPLICATE:
+		*why = "userId given more than once";
+		return false;
+	case QUERY_ABSENT:
+		*why = "userId is required: ws://HOST:PORT/ws?userId=USER-ID";
+		return false;
+	case QUERY_FOUND:
+		break;
+	}
+	if (!valid_id(user, len)) {
+		*why = "userId must be 1..128 printable ASCII characters "
+		       "without spaces";
+		return false;
+	}
+	return true;
+}
+
+static void serve(struct app *app, FCGX_Request *req)
+{
+	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+	const char *ctype = FCGX_GetParam("CONTENT_TYPE", req->envp);
+	const char *conn_id = FCGX_GetParam("HTTP_CONNECTION_ID", req->envp);
+	const char *meta_user = FCGX_GetParam("HTTP_META_USER", req->envp);
+	const char *flush = FCGX_GetParam("HTTP_META_FLUSH", req->envp);
+	char user[ID_MAX + 2];
+	struct response resp = { .conn_id = conn_id };
+	struct session s = {
+		.conn_id = conn_id,
+		.user_id = meta_user,
+		.out = { out_send, out_subscribe, out_set_state, out_room,
+			 &resp },
+	};
+	const char *why = NULL;
+	struct ws_reader rd;
+	struct ws_event ev;
+	bool closed = false;
+	size_t len;
+	char *body = NULL;
+	int rc;
+
+	if (method == NULL || strcmp(method, "POST") != 0 || ctype == NULL ||
+	    strcmp(ctype, CONTENT_TYPE_EVENTS) != 0) {
+		reply_plain(req, "400 Bad Request", "This is a WebSocket "
+			    "endpoint: connect with a WebSocket client.");
+		return;
+	}
+	if (conn_id == NULL || !valid_id(conn_id, strlen(conn_id))) {
+		reply_plain(req, "400 Bad Request", "missing Connection-Id");
+		return;
+	}
+	body = read_body(req, &len, &why);
+	if (body == NULL) {
+		reply_plain(req, "400 Bad Request", why);
+		return;
+	}
+	/* Validate the whole body before acting on any of it. */
+	ws_reader_init(&rd, body, len);
+	while ((rc = ws_next(&rd, &ev, &why)) == 1)
+		;
+	if (rc < 0) {
+		log_warn("connection %s: bad event stream: %s", conn_id, why);
+		reply_plain(req, "400 Bad Request", why);
+		goto out;
+	}
+	buf_init(&resp.body);
+	buf_init(&resp.headers);
+	if (flush != NULL)
+		snprintf(s.flush, sizeof(s.flush), "%s", flush);
+	s.sweep = meta_number(req, "HTTP_META_SWEEP");
+	s.refresh = meta_number(req, "HTTP_META_REFRESH");
+
+	ws_reader_init(&rd, body, len);
+	while (!closed && ws_next(&rd, &ev, &why) == 1) {
+		if (ev.type == WS_OPEN) {
+			if (!query_user(req, user, &why)) {
+				reply_plain(req, "400 Bad Request", why);
+				goto out;
+			}
+			s.user_id = user;
+			if (handle_open(app, &s) != OPEN_OK) {
+				reply_plain(req, "503 Service Unavailable",
+					    "storage is unavailable; retry");
+				goto out;
+			}
+			ws_write(&resp.body, WS_OPEN, NULL, 0);
+			buf_printf(&resp.headers,
+				   "Sec-WebSocket-Extensions: grip\r\n"
+				   "Set-Meta-User: %s\r\n"
+				   "Keep-Alive-Interval: %ld\r\n",
+				   user, app->cfg->keepalive_interval);
+			continue;
+		}
+		if (s.user_id == NULL) {
+			reply_plain(req, "400 Bad Request", "no session: "
+				    "events before OPEN");
+			goto out;
+		}
+		switch (ev.type) {
+		case WS_TEXT:
+			handle_text(app, &s, ev.data ? ev.data : "", ev.len);
+			break;
+		case WS_BINARY:
+			handle_unsupported(app, &s, "binary");
+			break;
+		case WS_PING:
+			ws_write(&resp.body, WS_PONG, ev.data ? ev.data : "",
+				 ev.len);
+			break;
+		case WS_CLOSE:
+			handle_close(app, &s);
+			/* Answer with the client's code so the close is clean. */
+			ws_write(&resp.body, WS_CLOSE, ev.data,
+				 ev.data && ev.len >= 2 ? 2 : 0);
+			closed = true;
+			break;
+		case WS_DISCONNECT:
+			handle_close(app, &s);
+			closed = true;
+			break;
+		case WS_PONG:
+		case WS_OPEN:
+			break;
+		}
+	}
+	if (!closed && s.user_id != NULL)
+		handle_idle(app, &s);
+	if (resp.body.oom || resp.headers.oom) {
+		reply_plain(req, "500 Internal Server Error", "out of memory");
+		goto out;
+	}
+	FCGX_FPrintF(req->out, "Status: 200 OK\r\nContent-Type: %s\r\n%s\r\n",
+		     CONTENT_TYPE_EVENTS,
+		     resp.headers.data ? resp.headers.data : "");
+	FCGX_PutStr(resp.body.data ? resp.body.data : "", (int)resp.body.len,
+		    req->out);
+out:
+	buf_free(&resp.body);
+	buf_free(&resp.headers);
+	free(body);
+}
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+	stopping = 1;
+}
+
+/* Standalone mode: fork `procs` workers on one listening socket and
+ * restart any that dies, until SIGTERM or SIGINT. */
+static void supervise(int procs)
+{
+	pid_t *kids = calloc((size_t)procs, sizeof(*kids));
+	struct sigaction sa = { .sa_handler = on_term };
+
+	if (kids == NULL) {
+		log_error("out of memory");
+		exit(1);
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!stopping) {
+		for (int i = 0; i < procs; i++) {
+			if (kids[i] > 0)
+				continue;
+			kids[i] = fork();
+			if (kids[i] == 0) {
+				signal(SIGTERM, SIG_DFL);
+				signal(SIGINT, SIG_DFL);
+				free(kids);
+				return; /* the child serves */
+			}
+			if (kids[i] < 0) {
+				log_error("fork: %s", strerror(errno));
+				kids[i] = 0;
+			}
+		}
+		pid_t dead = wait(NULL);
+		for (int i = 0; i < procs; i++)
+			if (kids[i] == dead) {
+				if (!stopping)
+					log_warn("worker %ld exited; "
+						 "restarting", (long)dead);
+				kids[i] = 0;
+				sleep(1);
+			}
+	}
+	for (int i = 0; i < procs; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGTERM);
+	while (wait(NULL) > 0)
+		;
+	exit(0);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: parley-ws [--config FILE] [--listen ADDR "
+		   "[--procs N]]\n"
+		   "  --config FILE  settings (default: $PARLEY_CONFIG)\n"
+		   "  --listen ADDR  serve FastCGI on HOST:PORT or a socket "
+		   "path\n"
+		   "                 (default: the socket on stdin, as "
+		   "lighttpd's bin-path gives)\n"
+		   "  --procs N      worker processes with --listen (default "
+		   "2)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "procs", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = getenv("PARLEY_CONFIG"), *listen_on = NULL;
+	struct settings cfg;
+	enum log_level level;
+	struct app app;
+	FCGX_Request req;
+	char err[512];
+	int c, procs = 2, sock = 0;
+
+	log_set_program("parley-ws");
+	while ((c = getopt_long(argc, argv, "c:l:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'l':
+			listen_on = optarg;
+			break;
+		case 'p':
+			procs = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (!settings_load(&cfg, config, err, sizeof(err))) {
+		log_error("configuration: %s", err);
+		return 78;
+	}
+	if (log_parse_level(cfg.log_level, &level))
+		log_set_level(level);
+	signal(SIGPIPE, SIG_IGN);
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return 70;
+	}
+	if (listen_on != NULL) {
+		sock = FCGX_OpenSocket(listen_on, 128);
+		if (sock < 0) {
+			log_error("cannot listen on %s", listen_on);
+			return 69;
+		}
+		if (procs < 1 || procs > 64) {
+			log_error("--procs must be 1..64");
+			return 64;
+		}
+		log_info("listening on %s with %d workers", listen_on, procs);
+		supervise(procs);
+	}
+	app_init(&app, &cfg, db_new(cfg.database_url, "parley-ws"),
+		 publisher_new(cfg.publish_spec));
+	if (app.db == NULL || app.pub == NULL) {
+		log_error("out of memory");
+		return 71;
+	}
+	if (FCGX_InitRequest(&req, sock, 0) != 0) {
+		log_error("FCGX_InitRequest failed");
+		return 70;
+	}
+	log_info("worker ready");
+	while (FCGX_Accept_r(&req) >= 0) {
+		serve(&app, &req);
+		FCGX_Finish_r(&req);
+	}
+	db_free(app.db);
+	publisher_free(app.pub);
+	return 0;
+}

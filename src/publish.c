@@ -1,0 +1,116 @@
+/* publish.c - see publish.h.
+ *
+ * Trust: Pushpin's publish input has no authentication; it must stay on
+ * loopback (or a private socket) and is configured as publish_spec.
+ */
+#include "common.h"
+#include "publish.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <zmq.h>
+
+struct publisher {
+	char *spec;
+	void *ctx;
+	void *sock;
+	unsigned long dropped;
+};
+
+struct publisher *publisher_new(const char *spec)
+{
+	struct publisher *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (p->spec = strdup(spec)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void publisher_free(struct publisher *p)
+{
+	if (p == NULL)
+		return;
+	if (p->sock != NULL)
+		zmq_close(p->sock);
+	if (p->ctx != NULL)
+		zmq_ctx_term(p->ctx);
+	free(p->spec);
+	free(p);
+}
+
+/* Created on first use, so a worker that forks gets its own socket. */
+static bool ensure_socket(struct publisher *p)
+{
+	int hwm = 100000, linger = 1000;
+
+	if (p->sock != NULL)
+		return true;
+	if (p->ctx == NULL && (p->ctx = zmq_ctx_new()) == NULL) {
+		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
+		return false;
+	}
+	p->sock = zmq_socket(p->ctx, ZMQ_PUSH);
+	if (p->sock == NULL) {
+		log_error("zmq_socket: %s", zmq_strerror(errno));
+		return false;
+	}
+	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(p->sock, p->spec) != 0) {
+		log_error("zmq_connect %s: %s", p->spec, zmq_strerror(errno));
+		zmq_close(p->sock);
+		p->sock = NULL;
+		return false;
+	}
+	return true;
+}
+
+bool publish_ws(struct publisher *p, const char *channel, const char *content,
+		const char *skip_conn)
+{
+	cJSON *item = cJSON_CreateObject(), *formats, *ws, *meta;
+	char *json = NULL, *frame = NULL;
+	bool ok = false;
+	size_t n;
+
+	if (item == NULL || !ensure_socket(p))
+		goto out;
+	cJSON_AddStringToObject(item, "channel", channel);
+	formats = cJSON_AddObjectToObject(item, "formats");
+	ws = formats ? cJSON_AddObjectToObject(formats, "ws-message") : NULL;
+	if (ws == NULL || !cJSON_AddStringToObject(ws, "content", content))
+		goto out;
+	if (skip_conn != NULL) {
+		/* Pushpin's skip-self filter drops the item for the
+		 * subscriber whose meta "user" equals meta "sender"; each
+		 * connection sets "user" to its own connection id. */
+		meta = cJSON_AddObjectToObject(item, "meta");
+		if (meta == NULL ||
+		    !cJSON_AddStringToObject(meta, "sender", skip_conn))
+			goto out;
+	}
+	json = cJSON_PrintUnformatted(item);
+	if (json == NULL)
+		goto out;
+	n = strlen(json);
+	frame = malloc(n + 1);
+	if (frame == NULL)
+		goto out;
+	frame[0] = 'J';
+	memcpy(frame + 1, json, n);
+	if (zmq_send(p->sock, frame, n + 1, ZMQ_DONTWAIT) < 0) {
+		if (p->dropped++ % 1000 == 0)
+			log_warn("publish to %s dropped (%s); %lu so far",
+				 p->spec, zmq_strerror(errno), p->dropped);
+		goto out;
+	}
+	ok = true;
+out:
+	free(frame);
+	cJSON_free(json);
+	cJSON_Delete(item);
+	return ok;
+}

@@ -1,0 +1,22 @@
+/* publish.h - pushing events to other connections through Pushpin.
+ *
+ * One ZeroMQ PUSH socket per worker process, connected to the Pushpin
+ * handler's push_in_spec: no TCP connection per publish, and a send never
+ * blocks a request (a full queue drops the item, which the redelivery of
+ * unacked messages covers). A publish is at-most-once by nature; nothing
+ * that must not be lost relies on it alone.
+ */
+#ifndef PARLEY_PUBLISH_H
+#define PARLEY_PUBLISH_H
+
+struct publisher;
+
+struct publisher *publisher_new(const char *spec);
+void publisher_free(struct publisher *p);
+/* Sends `content` as a WebSocket text message to every connection
+ * subscribed to `channel`, except the one whose connection id is
+ * `skip_conn` (may be NULL). */
+bool publish_ws(struct publisher *p, const char *channel, const char *content,
+		const char *skip_conn);
+
+#endif

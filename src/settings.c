@@ -1,0 +1,168 @@
+/* settings.c - see settings.h. */
+#include "common.h"
+#include "settings.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+
+#define STR(field, def, help) \
+	{ #field, true, offsetof(struct settings, field), \
+	  sizeof(((struct settings *)0)->field), def, 0, 0, help }
+#define NUM(field, def, lo, hi, help) \
+	{ #field, false, offsetof(struct settings, field), 0, def, lo, hi, help }
+
+const struct option_def settings_options[] = {
+	STR(database_url, "dbname=parley",
+	    "PostgreSQL connection string or URI"),
+	STR(publish_spec, "tcp://127.0.0.1:5560",
+	    "Pushpin handler's ZeroMQ PUSH endpoint (push_in_spec)"),
+	NUM(connection_ttl, "86400", 60, 31536000,
+	    "seconds until an unrefreshed connection row expires"),
+	NUM(max_content_bytes, "65536", 1, 131072,
+	    "largest content (and replyToContent), in UTF-8 bytes"),
+	NUM(max_ids_per_frame, "500", 1, 500,
+	    "largest messageIds array in one ack or markRead"),
+	NUM(redelivery_interval, "30", 5, 86400,
+	    "seconds before a connected device gets an unacked message again"),
+	NUM(keepalive_interval, "25", 20, 1700,
+	    "seconds between Pushpin's keep-alive requests per connection"),
+	NUM(page_messages, "200", 1, 1000,
+	    "messages in one page of offline delivery"),
+	NUM(expire_batch, "5000", 1, 100000,
+	    "rows the expiry job deletes per transaction"),
+	STR(log_level, "info", "debug, info, warn or error"),
+};
+const size_t settings_option_count = ARRAY_LEN(settings_options);
+
+static const struct option_def *find_option(const char *name)
+{
+	for (size_t i = 0; i < settings_option_count; i++)
+		if (strcmp(settings_options[i].name, name) == 0)
+			return &settings_options[i];
+	return NULL;
+}
+
+bool settings_set(struct settings *s, const char *name, const char *value,
+		  char *err, size_t errlen)
+{
+	const struct option_def *o = find_option(name);
+	char *end;
+	long v;
+
+	if (o == NULL) {
+		snprintf(err, errlen, "unknown option '%s'", name);
+		return false;
+	}
+	if (o->is_string) {
+		if (strlen(value) >= o->size) {
+			snprintf(err, errlen, "%s: value too long", name);
+			return false;
+		}
+		memcpy((char *)s + o->offset, value, strlen(value) + 1);
+		if (strcmp(name, "log_level") == 0) {
+			enum log_level lv;
+			if (!log_parse_level(value, &lv)) {
+				snprintf(err, errlen, "log_level: '%s' is not "
+					 "debug, info, warn or error", value);
+				return false;
+			}
+		}
+		return true;
+	}
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0') {
+		snprintf(err, errlen, "%s: '%s' is not a whole number", name,
+			 value);
+		return false;
+	}
+	if (v < o->min || v > o->max) {
+		snprintf(err, errlen, "%s: %ld is outside %ld..%ld", name, v,
+			 o->min, o->max);
+		return false;
+	}
+	*(long *)(void *)((char *)s + o->offset) = v;
+	return true;
+}
+
+void settings_defaults(struct settings *s)
+{
+	char err[128];
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < settings_option_count; i++)
+		if (!settings_set(s, settings_options[i].name,
+				  settings_options[i].def, err, sizeof(err)))
+			abort(); /* a default outside its own bounds */
+}
+
+static char *trim(char *p)
+{
+	char *e;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	e = p + strlen(p);
+	while (e > p && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return p;
+}
+
+static bool load_file(struct settings *s, const char *path, char *err,
+		      size_t errlen)
+{
+	char line[2048], why[256];
+	int lineno = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = trim(line), *eq;
+		lineno++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		eq = strchr(p, '=');
+		if (eq == NULL) {
+			snprintf(err, errlen, "%s:%d: expected name = value",
+				 path, lineno);
+			fclose(f);
+			return false;
+		}
+		*eq = '\0';
+		if (!settings_set(s, trim(p), trim(eq + 1), why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			fclose(f);
+			return false;
+		}
+	}
+	fclose(f);
+	return true;
+}
+
+bool settings_load(struct settings *s, const char *path, char *err,
+		   size_t errlen)
+{
+	char envname[64], why[256];
+
+	settings_defaults(s);
+	if (path != NULL && *path != '\0' && !load_file(s, path, err, errlen))
+		return false;
+	for (size_t i = 0; i < settings_option_count; i++) {
+		const char *name = settings_options[i].name, *v;
+		size_t j;
+		memcpy(envname, "PARLEY_", 7);
+		for (j = 0; name[j] != '\0' && j + 8 < sizeof(envname); j++)
+			envname[7 + j] = (char)toupper((unsigned char)name[j]);
+		envname[7 + j] = '\0';
+		v = getenv(envname);
+		if (v != NULL && !settings_set(s, name, v, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: %s", envname, why);
+			return false;
+		}
+	}
+	return true;
+}

@@ -1,0 +1,45 @@
+/* settings.h - the configuration every Parley program reads.
+ *
+ * One table of options (name, type, default, bounds) in settings.c; the
+ * README's configuration section and lighttpd/parley.conf.sample list the
+ * same names, and tests/unit/test-settings checks that they do.
+ * Read once at start-up; read-only afterwards.
+ */
+#ifndef PARLEY_SETTINGS_H
+#define PARLEY_SETTINGS_H
+
+struct settings {
+	char database_url[1024];  /* libpq connection string or URI */
+	char publish_spec[256];   /* Pushpin handler's ZeroMQ PUSH input */
+	long connection_ttl;      /* seconds a connection row lives unrefreshed */
+	long max_content_bytes;   /* content limit, UTF-8 bytes, inclusive */
+	long max_ids_per_frame;   /* ids in one ack / markRead */
+	long redelivery_interval; /* seconds before an unacked message is resent */
+	long keepalive_interval;  /* seconds between Pushpin keep-alive requests */
+	long page_messages;       /* messages in one offline-delivery page */
+	long expire_batch;        /* rows deleted per expiry batch */
+	char log_level[16];
+};
+
+struct option_def {
+	const char *name;
+	bool is_string;
+	size_t offset;
+	size_t size;      /* strings: buffer size */
+	const char *def;  /* default, as text */
+	long min, max;    /* numbers: inclusive bounds */
+	const char *help;
+};
+
+extern const struct option_def settings_options[];
+extern const size_t settings_option_count;
+
+void settings_defaults(struct settings *s);
+/* Applies "name = value" lines from `path` (NULL: none), then environment
+ * variables PARLEY_<NAME> (upper case). On failure writes a reason to err. */
+bool settings_load(struct settings *s, const char *path, char *err,
+		   size_t errlen) MUST_CHECK;
+bool settings_set(struct settings *s, const char *name, const char *value,
+		  char *err, size_t errlen) MUST_CHECK;
+
+#endif
