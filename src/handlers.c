@@ -618,30 +618,37 @@ static bool deliver_page(struct app *app, struct session *s, long long after,
 	return done;
 }
 
+void handle_flush(struct app *app, struct session *s)
+{
+	long long last;
+	bool done;
+
+	/* "f:SEQ": backlog being delivered, not yet subscribed;
+	 * "c:SEQ": subscribed, one catch-up page still due. */
+	if (s->flush[0] != 'f' && s->flush[0] != 'c')
+		return;
+	done = deliver_page(app, s, strtoll(s->flush + 2, NULL, 10), -1,
+			    &last);
+	if (s->flush[0] == 'f' && done) {
+		char channel[ID_MAX + 8];
+		user_channel(channel, sizeof(channel), s->user_id);
+		s->out.subscribe(s->out.ctx, channel);
+		snprintf(s->flush, sizeof(s->flush), "c:%lld", last);
+	} else if (done) {
+		s->flush[0] = '\0';
+	} else {
+		snprintf(s->flush, sizeof(s->flush), "%c:%lld", s->flush[0],
+			 last);
+	}
+	s->out.set_state(s->out.ctx, STATE_FLUSH, s->flush);
+}
+
 void handle_idle(struct app *app, struct session *s)
 {
 	long long now = (long long)time(NULL), last;
 	char val[32];
 
-	if (s->flush[0] == 'f' || s->flush[0] == 'c') {
-		/* "f:SEQ": backlog being delivered, not yet subscribed;
-		 * "c:SEQ": subscribed, one catch-up page still due. */
-		bool done = deliver_page(app, s,
-					 strtoll(s->flush + 2, NULL, 10), -1,
-					 &last);
-		if (s->flush[0] == 'f' && done) {
-			char channel[ID_MAX + 8];
-			user_channel(channel, sizeof(channel), s->user_id);
-			s->out.subscribe(s->out.ctx, channel);
-			snprintf(s->flush, sizeof(s->flush), "c:%lld", last);
-		} else if (done) {
-			s->flush[0] = '\0';
-		} else {
-			snprintf(s->flush, sizeof(s->flush), "%c:%lld",
-				 s->flush[0], last);
-		}
-		s->out.set_state(s->out.ctx, STATE_FLUSH, s->flush);
-	} else if (s->sweep <= now) {
+	if (s->flush[0] == '\0' && s->sweep <= now) {
 		deliver_page(app, s, 0, app->cfg->redelivery_interval, &last);
 		s->sweep = now + app->cfg->redelivery_interval;
 		snprintf(val, sizeof(val), "%lld", s->sweep);

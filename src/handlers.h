@@ -66,8 +66,11 @@ void handle_text(struct app *app, struct session *s, const char *frame,
 void handle_unsupported(struct app *app, struct session *s, const char *what);
 /* $disconnect, clean or not: deletes the connection row. */
 void handle_close(struct app *app, struct session *s);
-/* After every request: next page of offline delivery, redelivery of
- * unacked messages, refresh of the connection's expiry. */
+/* Once per request, after OPEN and before the client's frames: the next
+ * page of offline delivery while one is due. */
+void handle_flush(struct app *app, struct session *s);
+/* After every request: redelivery of unacked messages, refresh of the
+ * connection's expiry. */
 void handle_idle(struct app *app, struct session *s);
 
 /* "u:" + user id: the channel every connection of a user listens to. */

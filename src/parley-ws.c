@@ -150,6 +150,10 @@ static bool query_user(FCGX_Request *req, char *user, const char **why)
 	case QUERY_FOUND:
 		break;
 	}
+	if (stray_percent(user, len)) {
+		*why = "malformed percent escape in the query string";
+		return false;
+	}
 	if (!valid_id(user, len)) {
 		*why = "userId must be 1..128 printable ASCII characters "
 		       "without spaces";
@@ -176,7 +180,7 @@ static void serve(struct app *app, FCGX_Request *req)
 	const char *why = NULL;
 	struct ws_reader rd;
 	struct ws_event ev;
-	bool closed = false;
+	bool closed = false, flushed = false;
 	size_t len;
 	char *body = NULL;
 	int rc;
@@ -238,6 +242,13 @@ static void serve(struct app *app, FCGX_Request *req)
 				    "events before OPEN");
 			goto out;
 		}
+		if (!flushed && ev.type != WS_CLOSE &&
+		    ev.type != WS_DISCONNECT) {
+			/* Older messages go out before anything this
+			 * request's frames cause. */
+			handle_flush(app, &s);
+			flushed = true;
+		}
 		switch (ev.type) {
 		case WS_TEXT:
 			handle_text(app, &s, ev.data ? ev.data : "", ev.len);
@@ -265,8 +276,11 @@ static void serve(struct app *app, FCGX_Request *req)
 			break;
 		}
 	}
-	if (!closed && s.user_id != NULL)
+	if (!closed && s.user_id != NULL) {
+		if (!flushed)
+			handle_flush(app, &s);
 		handle_idle(app, &s);
+	}
 	if (resp.body.oom || resp.headers.oom) {
 		reply_plain(req, "500 Internal Server Error", "out of memory");
 		goto out;

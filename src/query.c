@@ -91,3 +91,12 @@ enum query_result query_get(const char *qs, const char *key, char *out,
 	}
 	return res;
 }
+
+bool stray_percent(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '%' &&
+		    (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0))
+			return true;
+	return false;
+}

@@ -21,4 +21,10 @@ enum query_result query_get(const char *qs, const char *key, char *out,
  * malformed escape. */
 bool form_decode(const char *src, size_t len, char *dst, size_t *dstlen);
 
+/* True when s has a '%' not followed by two hex digits. Pushpin and
+ * lighttpd both re-encode a malformed escape ("%zz" arrives as "%25zz"),
+ * so after decoding this is the only trace of one; ids therefore may not
+ * contain such a '%' (README, "Connecting"). */
+bool stray_percent(const char *s, size_t len);
+
 #endif

@@ -1,0 +1,198 @@
+"""Shared helpers for Parley's integration tests.
+
+Each test file is a TAP producer run by `make check` (through automake's
+tap-driver) with Debian's /usr/bin/python3 and python3-websockets. The
+tests talk to a real stack (Pushpin -> lighttpd -> parley-ws ->
+PostgreSQL) that scripts/test starts; its addresses come from the
+environment:
+
+  PARLEY_TEST_WS_URL        ws://127.0.0.1:17999/ws
+  PARLEY_TEST_DATABASE_URL  postgresql://... (queried with psql)
+  PARLEY_TEST_REDELIVERY_INTERVAL  the stack's redelivery_interval (5)
+
+Without PARLEY_TEST_WS_URL every file skips itself (make check outside
+scripts/test); scripts/test fails when anything was skipped.
+Every wait is bounded: a receive waits at most a few seconds.
+"""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import urllib.parse
+import uuid
+
+WS_URL = os.environ.get("PARLEY_TEST_WS_URL")
+DB_URL = os.environ.get("PARLEY_TEST_DATABASE_URL")
+# scripts/test configures the stack's redelivery_interval to this.
+REDELIVERY_INTERVAL = int(os.environ.get("PARLEY_TEST_REDELIVERY_INTERVAL",
+                                         "5"))
+
+if not WS_URL or not DB_URL:
+    print("1..0 # SKIP PARLEY_TEST_WS_URL/PARLEY_TEST_DATABASE_URL not set: "
+          "no stack (scripts/test runs these)")
+    sys.exit(0)
+
+import websockets  # noqa: E402  (Debian's python3-websockets)
+
+RUN = uuid.uuid4().hex[:8]  # keeps users of concurrent runs apart
+
+
+def uid(name):
+    """A user or conversation id unique to this run."""
+    return f"{name}-{RUN}"
+
+
+# ---- TAP -------------------------------------------------------------------
+
+_count = 0
+_failed = 0
+
+
+def ok(cond, name, diag=None):
+    global _count, _failed
+    _count += 1
+    if cond:
+        print(f"ok {_count} - {name}")
+    else:
+        _failed += 1
+        print(f"not ok {_count} - {name}")
+        if diag is not None:
+            for line in str(diag).splitlines():
+                print(f"#   {line}")
+    sys.stdout.flush()
+    return cond
+
+
+def eq(got, want, name):
+    return ok(got == want, name, f"got:  {got!r}\nwant: {want!r}")
+
+
+def diag(msg):
+    print(f"# {msg}")
+    sys.stdout.flush()
+
+
+def run(*tests):
+    """Runs async test functions in order; an exception is a failure."""
+    for t in tests:
+        diag(t.__name__)
+        try:
+            asyncio.run(asyncio.wait_for(t(), timeout=120))
+        except Exception:  # a crash fails the test, the rest still run
+            ok(False, f"{t.__name__} completed", traceback.format_exc())
+    print(f"1..{_count}")
+    sys.exit(1 if _failed else 0)
+
+
+# ---- database ----------------------------------------------------------------
+
+def sql(query, *args):
+    """Runs one query with psql; returns rows as lists of strings.
+    Arguments are passed as psql variables and quoted by psql itself."""
+    cmd = ["psql", DB_URL, "-AtX", "-q", "-v", "ON_ERROR_STOP=1",
+           "-F", "\x1f"]
+    for i, a in enumerate(args, 1):
+        cmd += ["-v", f"p{i}={a}"]
+    out = subprocess.run(cmd, input=query, capture_output=True, text=True,
+                         timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"psql failed: {out.stderr}")
+    return [line.split("\x1f") for line in out.stdout.splitlines()]
+
+
+def sql_value(query, *args):
+    rows = sql(query, *args)
+    return rows[0][0] if rows else None
+
+
+# ---- WebSocket client --------------------------------------------------------
+
+class Client:
+    """A WebSocket connection that keeps what it received, so a test can
+    wait for a given event while others (redeliveries, receipts) pass by."""
+
+    def __init__(self, ws, user):
+        self.ws = ws
+        self.user = user
+        self.seen = []  # every event received, in order
+
+    @classmethod
+    async def connect(cls, user, query=None):
+        q = query if query is not None else "userId=" + urllib.parse.quote(user, safe="")
+        ws = await websockets.connect(f"{WS_URL}?{q}", open_timeout=10,
+                                      max_size=2**24)
+        return cls(ws, user)
+
+    async def send(self, obj):
+        # Raw UTF-8 like most clients (ensure_ascii would make \u escapes).
+        await self.ws.send(obj if isinstance(obj, (str, bytes))
+                           else json.dumps(obj, ensure_ascii=False))
+
+    async def recv(self, timeout=5.0):
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        ev = json.loads(raw)
+        self.seen.append(ev)
+        return ev
+
+    async def expect(self, pred, timeout=5.0):
+        """The next event matching pred (a type name or a function)."""
+        if isinstance(pred, str):
+            t = pred
+            pred = lambda e: e.get("type") == t  # noqa: E731
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no matching event")
+            ev = await self.recv(left)
+            if pred(ev):
+                return ev
+
+    async def request(self, obj, type_, timeout=5.0):
+        """Sends and returns the first answer of type_ or error."""
+        await self.send(obj)
+        return await self.expect(lambda e: e.get("type") in (type_, "error"),
+                                 timeout)
+
+    async def quiet(self, seconds=0.5):
+        """Events that arrive within `seconds` (to check nothing comes)."""
+        got = []
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return got
+            try:
+                got.append(await self.recv(left))
+            except asyncio.TimeoutError:
+                return got
+
+    async def close(self):
+        await self.ws.close()
+
+
+async def connect(user, query=None):
+    return await Client.connect(user, query)
+
+
+async def handshake_status(query):
+    """The HTTP status of a refused handshake (None when it succeeds)."""
+    try:
+        ws = await websockets.connect(f"{WS_URL}?{query}" if query is not None
+                                      else WS_URL, open_timeout=10)
+    except websockets.exceptions.InvalidStatusCode as e:
+        return e.status_code
+    await ws.close()
+    return None
+
+
+def send_frame(sender, recipient, conv, content, message_id=None, **extra):
+    f = {"action": "sendMessage", "conversationId": conv,
+         "recipientId": recipient, "content": content}
+    if message_id is not None:
+        f["messageId"] = message_id
+    f.update(extra)
+    return f
