@@ -60,7 +60,10 @@ def ok(cond, name, diag=None):
         _failed += 1
         print(f"not ok {_count} - {name}")
         if diag is not None:
-            for line in str(diag).splitlines():
+            text = str(diag)
+            if len(text) > 1500:
+                text = text[:1500] + f"... ({len(text)} characters)"
+            for line in text.splitlines():
                 print(f"#   {line}")
     sys.stdout.flush()
     return cond
