@@ -6,6 +6,7 @@
  */
 #include "common.h"
 #include "db.h"
+#include "buf.h"
 #include "log.h"
 
 /* RFC 3339 UTC, whole seconds, as the original design wrote times. */
@@ -107,6 +108,21 @@ static const struct {
 		"recipient_id = $2) AND ($3::bigint IS NULL OR seq < $3::bigint) "
 		"AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz) "
 		"ORDER BY seq DESC LIMIT $5::int", 5 },
+	/* One batch of the expiry job: short, and SKIP LOCKED so that two
+	 * jobs at once, or a connect touching the row, never wait. */
+	[S_EXPIRE] = { "expire",
+		"WITH doomed AS (SELECT connection_id FROM connections "
+		"WHERE expires_at < now() ORDER BY expires_at LIMIT $1::int "
+		"FOR UPDATE SKIP LOCKED) "
+		"DELETE FROM connections c USING doomed d "
+		"WHERE c.connection_id = d.connection_id", 1 },
+	[S_LIST_CONNS] = { "list_conns",
+		"SELECT connection_id FROM connections WHERE connection_id > $1 "
+		"AND connected_at < now() - make_interval(secs => $3::int) "
+		"ORDER BY connection_id LIMIT $2::int", 3 },
+	[S_DROP_CONNS] = { "drop_conns",
+		"DELETE FROM connections WHERE connection_id = ANY($1::text[]) "
+		"AND connected_at < now() - make_interval(secs => $2::int)", 2 },
 };
 
 struct db {
@@ -260,6 +276,31 @@ PGresult *db_run(struct db *db, enum stmt s, const char *const *params,
 		 enum db_status *st)
 {
 	return run(db, s, NULL, params, st);
+}
+
+char *db_text_array(const char *const *ids, int n)
+{
+	struct buf b;
+
+	/* Ids are printable ASCII: inside a quoted element only '"' and
+	 * '\' need a backslash. */
+	buf_init(&b);
+	buf_puts(&b, "{");
+	for (int i = 0; i < n; i++) {
+		buf_puts(&b, i ? ",\"" : "\"");
+		for (const char *p = ids[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_append(&b, "\\", 1);
+			buf_append(&b, p, 1);
+		}
+		buf_puts(&b, "\"");
+	}
+	buf_puts(&b, "}");
+	if (b.oom || b.data == NULL) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
 }
 
 PGresult *db_exec(struct db *db, const char *sql, enum db_status *st)

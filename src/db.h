@@ -22,6 +22,9 @@ enum stmt {
 	S_DELETE,     /* $1 message, $2 user */
 	S_BEFORE_SEQ, /* $1 message, $2 conversation */
 	S_HISTORY,    /* $1 conv, $2 user, $3 seq|NULL, $4 time|NULL, $5 n */
+	S_EXPIRE,     /* $1 batch size */
+	S_LIST_CONNS, /* $1 after connection id, $2 limit, $3 min age s */
+	S_DROP_CONNS, /* $1 connection ids text[], $2 min age s */
 	S_COUNT
 };
 
@@ -45,5 +48,8 @@ PGresult *db_run(struct db *db, enum stmt s, const char *const *params,
 PGresult *db_exec(struct db *db, const char *sql, enum db_status *st)
     MUST_CHECK;
 PGconn *db_conn(struct db *db); /* connects if needed; NULL when down */
+
+/* A PostgreSQL text[] literal of ids (malloc'd; NULL when out of memory). */
+char *db_text_array(const char *const *ids, int n);
 
 #endif

@@ -272,31 +272,6 @@ static void handle_send(struct app *app, struct session *s,
 	PQclear(r);
 }
 
-/* A PostgreSQL text[] literal of ids; ids are printable ASCII, of which
- * only '"' and '\' need a backslash inside a quoted element. */
-static char *text_array(const char *const *ids, int n)
-{
-	struct buf b;
-
-	buf_init(&b);
-	buf_puts(&b, "{");
-	for (int i = 0; i < n; i++) {
-		buf_puts(&b, i ? ",\"" : "\"");
-		for (const char *p = ids[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				buf_append(&b, "\\", 1);
-			buf_append(&b, p, 1);
-		}
-		buf_puts(&b, "\"");
-	}
-	buf_puts(&b, "}");
-	if (b.oom) {
-		buf_free(&b);
-		return NULL;
-	}
-	return b.data;
-}
-
 enum rc_col { RC_ID, RC_MINE, RC_CHANGED, RC_SENDER, RC_CONV, RC_DELETED,
 	      RC_AT };
 
@@ -305,7 +280,7 @@ static void handle_receipts(struct app *app, struct session *s,
 {
 	bool read = q->action == ACT_MARKREAD;
 	const char *action = action_name(q->action), *params[2];
-	char *arr = text_array(q->ids, q->nids);
+	char *arr = db_text_array(q->ids, q->nids);
 	cJSON *ev, *data, *applied, *skipped;
 	enum db_status st = DB_ERROR;
 	PGresult *r = NULL;

@@ -1,0 +1,290 @@
+/* parley-expire - the cron-driven expiry job for the connections table.
+ *
+ * 1. Deletes rows whose expires_at has passed, in batches of
+ *    expire_batch rows, each its own short transaction that skips rows
+ *    locked by others: safe while clients connect and disconnect, and
+ *    safe to run twice or concurrently.
+ * 2. With --reconcile, also asks Pushpin (the handler's command socket,
+ *    method "conncheck") which connections it still holds, and deletes
+ *    the rows of those it does not: after a Pushpin crash or restart no
+ *    stale row outlives one cron interval. Rows younger than
+ *    --grace seconds are left alone (a connection being opened).
+ *
+ * Prints one summary line. Exit codes (sysexits): 0 done, 64 usage,
+ * 69 database unavailable, 70 a query failed, 75 Pushpin's command
+ * socket did not answer (rows past expires_at were still expired),
+ * 78 configuration error.
+ *
+ * SECURITY: trusts the database and the Pushpin command socket named in
+ * the configuration (loopback by default); takes no other input.
+ */
+#include "common.h"
+#include "db.h"
+#include "log.h"
+#include "settings.h"
+#include "tnetstring.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <time.h>
+#include <zmq.h>
+
+#define CHECK_PAGE 1000       /* ids per conncheck request */
+#define CHECK_TIMEOUT_MS 5000 /* per conncheck answer */
+#define MAX_BATCHES 100000    /* bounds one run: 500 M rows at 5000 */
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Step 1. Returns rows deleted, or -1 (and *rc) on failure. */
+static long expire_rows(struct db *db, long batch, int *rc)
+{
+	char n[24];
+	const char *params[1] = { n };
+	long total = 0;
+
+	snprintf(n, sizeof(n), "%ld", batch);
+	for (int i = 0; i < MAX_BATCHES; i++) {
+		enum db_status st;
+		PGresult *r = db_run(db, S_EXPIRE, params, &st);
+		long got;
+		if (r == NULL) {
+			*rc = st == DB_UNAVAILABLE ? 69 : 70;
+			return -1;
+		}
+		got = strtol(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+		total += got;
+		if (got < batch)
+			break;
+	}
+	return total;
+}
+
+/* Asks Pushpin which of ids[0..n) are alive; marks them in alive[]. */
+static bool conncheck(void *sock, char **ids, int n, bool *alive)
+{
+	struct buf req;
+	size_t args, list, top;
+	char reply[1 << 20];
+	struct tns_item it, ok_, value;
+	size_t used;
+	int got;
+	bool ok = false;
+
+	buf_init(&req);
+	top = req.len;
+	tns_bytes(&req, "id", 2);
+	tns_bytes(&req, "parley-expire", 13);
+	tns_bytes(&req, "method", 6);
+	tns_bytes(&req, "conncheck", 9);
+	tns_bytes(&req, "args", 4);
+	args = req.len;
+	tns_bytes(&req, "ids", 3);
+	list = req.len;
+	for (int i = 0; i < n; i++)
+		tns_bytes(&req, ids[i], strlen(ids[i]));
+	tns_close(&req, list, ']');
+	tns_close(&req, args, '}');
+	tns_close(&req, top, '}');
+	if (req.oom || zmq_send(sock, req.data, req.len, 0) < 0)
+		goto out;
+	got = zmq_recv(sock, reply, sizeof(reply), 0);
+	if (got < 0) {
+		log_error("Pushpin's command socket did not answer: %s",
+			  zmq_strerror(errno));
+		goto out;
+	}
+	if (got > (int)sizeof(reply) || !tns_parse(reply, (size_t)got, &it,
+						   &used) ||
+	    !tns_dict_get(&it, "success", &ok_) || ok_.type != '!' ||
+	    ok_.len != 4 || memcmp(ok_.data, "true", 4) != 0 ||
+	    !tns_dict_get(&it, "value", &value) || value.type != ']') {
+		log_error("unexpected conncheck answer from Pushpin");
+		goto out;
+	}
+	for (const char *p = value.data; p < value.data + value.len;) {
+		struct tns_item id;
+		if (!tns_parse(p, (size_t)(value.data + value.len - p), &id,
+			       &used) || id.type != ',')
+			goto out;
+		p += used;
+		for (int i = 0; i < n; i++)
+			if (strlen(ids[i]) == id.len &&
+			    memcmp(ids[i], id.data, id.len) == 0)
+				alive[i] = true;
+	}
+	ok = true;
+out:
+	buf_free(&req);
+	return ok;
+}
+
+/* Step 2. Returns rows deleted, or -1 (and *rc) on failure. */
+static long reconcile(struct db *db, const struct settings *cfg, long grace,
+		      long *checked, int *rc)
+{
+	char after[ID_MAX + 1] = "", limit[16], grace_s[16];
+	const char *params[3] = { after, limit, grace_s };
+	void *ctx = zmq_ctx_new(), *sock = NULL;
+	int timeout = CHECK_TIMEOUT_MS, linger = 0;
+	long removed = 0;
+
+	snprintf(limit, sizeof(limit), "%d", CHECK_PAGE);
+	snprintf(grace_s, sizeof(grace_s), "%ld", grace);
+	*checked = 0;
+	if (ctx != NULL)
+		sock = zmq_socket(ctx, ZMQ_REQ);
+	if (sock == NULL) {
+		log_error("zmq: %s", zmq_strerror(errno));
+		*rc = 70;
+		removed = -1;
+		goto out;
+	}
+	zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(sock, cfg->pushpin_command_spec) != 0) {
+		log_error("zmq_connect %s: %s", cfg->pushpin_command_spec,
+			  zmq_strerror(errno));
+		*rc = 78;
+		removed = -1;
+		goto out;
+	}
+	for (;;) {
+		enum db_status st;
+		PGresult *r = db_run(db, S_LIST_CONNS, params, &st);
+		char *ids[CHECK_PAGE];
+		bool alive[CHECK_PAGE] = { false };
+		const char *dead[CHECK_PAGE];
+		int n, ndead = 0;
+
+		if (r == NULL) {
+			*rc = st == DB_UNAVAILABLE ? 69 : 70;
+			removed = -1;
+			goto out;
+		}
+		n = PQntuples(r);
+		for (int i = 0; i < n; i++)
+			ids[i] = PQgetvalue(r, i, 0);
+		if (n > 0 && !conncheck(sock, ids, n, alive)) {
+			PQclear(r);
+			*rc = 75;
+			removed = -1;
+			goto out;
+		}
+		*checked += n;
+		for (int i = 0; i < n; i++)
+			if (!alive[i])
+				dead[ndead++] = ids[i];
+		if (ndead > 0) {
+			char *arr = db_text_array(dead, ndead);
+			const char *dp[2] = { arr, grace_s };
+			PGresult *d = arr ? db_run(db, S_DROP_CONNS, dp, &st)
+					  : NULL;
+			free(arr);
+			if (d == NULL) {
+				PQclear(r);
+				*rc = st == DB_UNAVAILABLE ? 69 : 70;
+				removed = -1;
+				goto out;
+			}
+			removed += strtol(PQcmdTuples(d), NULL, 10);
+			PQclear(d);
+		}
+		if (n > 0)
+			snprintf(after, sizeof(after), "%s", ids[n - 1]);
+		PQclear(r);
+		if (n < CHECK_PAGE)
+			break;
+	}
+out:
+	if (sock != NULL)
+		zmq_close(sock);
+	if (ctx != NULL)
+		zmq_ctx_term(ctx);
+	return removed;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "reconcile", no_argument, NULL, 'r' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = getenv("PARLEY_CONFIG");
+	bool do_reconcile = false;
+	long grace = 30, expired, removed = 0, checked = 0;
+	struct settings cfg;
+	enum log_level level;
+	char err[512];
+	struct db *db;
+	double t0 = now_ms();
+	int c, rc = 0;
+
+	log_set_program("parley-expire");
+	while ((c = getopt_long(argc, argv, "c:rg:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'r':
+			do_reconcile = true;
+			break;
+		case 'g':
+			grace = strtol(optarg, NULL, 10);
+			if (grace < 0 || grace > 86400) {
+				log_error("--grace must be 0..86400 seconds");
+				return 64;
+			}
+			break;
+		default:
+			fprintf(c == 'h' ? stdout : stderr,
+				"usage: parley-expire [--config FILE] "
+				"[--reconcile [--grace SECONDS]]\n");
+			return c == 'h' ? 0 : 64;
+		}
+	}
+	if (!settings_load(&cfg, config, err, sizeof(err))) {
+		log_error("configuration: %s", err);
+		return 78;
+	}
+	if (log_parse_level(cfg.log_level, &level))
+		log_set_level(level);
+	db = db_new(cfg.database_url, "parley-expire");
+	if (db == NULL) {
+		log_error("out of memory");
+		return 71;
+	}
+	expired = expire_rows(db, cfg.expire_batch, &rc);
+	if (expired < 0) {
+		log_error("expiry failed: database %s",
+			  rc == 69 ? "unavailable" : "query failed");
+		db_free(db);
+		return rc;
+	}
+	if (do_reconcile) {
+		removed = reconcile(db, &cfg, grace, &checked, &rc);
+		if (removed < 0) {
+			log_error("expired %ld connection(s); reconcile failed "
+				  "after checking %ld", expired, checked);
+			db_free(db);
+			return rc;
+		}
+		log_info("expired %ld connection(s); reconciled %ld with "
+			 "Pushpin, removed %ld stale; %.0f ms", expired,
+			 checked, removed, now_ms() - t0);
+	} else {
+		log_info("expired %ld connection(s); %.0f ms", expired,
+			 now_ms() - t0);
+	}
+	db_free(db);
+	return 0;
+}
