@@ -22,9 +22,11 @@ esac
 
 PARLEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# libssl-dev (libcrypto, for configure) also comes with libpq-dev; named
+# here because configure checks for it.
 PARLEY_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
-	libcjson-dev uuid-dev libpq-dev libzmq3-dev postgresql lighttpd pushpin
-	node-ws python3-websockets curl)
+	libcjson-dev uuid-dev libpq-dev libssl-dev libzmq3-dev postgresql
+	lighttpd pushpin node-ws python3-websockets curl)
 
 # The system user that owns the throwaway PostgreSQL clusters (PostgreSQL
 # refuses to run as root).
