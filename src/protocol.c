@@ -119,7 +119,7 @@ bool valid_rfc3339(const char *s)
 	if ((s[i] == '+' || s[i] == '-') && i + 6 == len &&
 	    digits(s + i + 1, 2, &oh) && s[i + 3] == ':' &&
 	    digits(s + i + 4, 2, &om))
-		return oh <= 23 && om <= 59;
+		return oh <= 15 && om <= 59; /* PostgreSQL's range */
 	return false;
 }
 
@@ -137,8 +137,9 @@ static void set_error(struct proto_error *err, const char *code,
 	va_end(ap);
 }
 
-/* One pass over the raw frame; see the file comment. */
-static bool prescan(const char *s, size_t len, int max_depth,
+/* One pass over the raw frame; see the file comment. A "\u0000" only
+ * sets *nul: the caller reports it once it knows the action. */
+static bool prescan(const char *s, size_t len, int max_depth, bool *nul,
 		    struct proto_error *err)
 {
 	bool in_str = false;
@@ -159,12 +160,8 @@ static bool prescan(const char *s, size_t len, int max_depth,
 				return false;
 			} else if (c == '\\' && i + 1 < len) {
 				if (s[i + 1] == 'u' && i + 5 < len &&
-				    memcmp(s + i + 2, "0000", 4) == 0) {
-					set_error(err, "invalid_field",
-						  "strings must not contain "
-						  "U+0000");
-					return false;
-				}
+				    memcmp(s + i + 2, "0000", 4) == 0)
+					*nul = true;
 				i++; /* skip the escaped character */
 			}
 		} else if (c == '"') {
@@ -350,8 +347,9 @@ static bool parse_get(cJSON *root, struct request *req,
 	req->limit = HISTORY_LIMIT_DEFAULT;
 	if (lim != NULL && !cJSON_IsNull(lim)) {
 		double v = cJSON_IsNumber(lim) ? lim->valuedouble : 0;
-		if (!cJSON_IsNumber(lim) || v != (double)(int)v || v < 1 ||
-		    v > HISTORY_LIMIT_MAX) {
+		/* Range first: casting an out-of-range double is undefined. */
+		if (!cJSON_IsNumber(lim) || !(v >= 1 && v <= HISTORY_LIMIT_MAX) ||
+		    v != (double)(int)v) {
 			set_error(err, "invalid_field", "'limit' must be a "
 				  "whole number from 1 to %d",
 				  HISTORY_LIMIT_MAX);
@@ -385,17 +383,24 @@ static bool parse_typing(cJSON *root, struct request *req,
 bool proto_parse(const char *frame, size_t len, const struct limits *lim,
 		 struct request *req, struct proto_error *err)
 {
-	const char *name = NULL, *mid = NULL;
-	bool ok = false;
+	const char *name = NULL, *mid = NULL, *end = NULL;
+	bool ok = false, nul = false;
 
 	memset(req, 0, sizeof(*req));
 	memset(err, 0, sizeof(*err));
-	if (!prescan(frame, len, lim->max_depth, err))
+	if (!prescan(frame, len, lim->max_depth, &nul, err))
 		return false;
-	req->root = cJSON_ParseWithLength(frame, len);
+	req->root = cJSON_ParseWithLengthOpts(frame, len, &end, false);
 	if (req->root == NULL) {
 		set_error(err, "invalid_json", "frame is not valid JSON");
 		return false;
+	}
+	while (end < frame + len && (*end == ' ' || *end == '\t' ||
+				     *end == '\n' || *end == '\r'))
+		end++;
+	if (end != frame + len) {
+		set_error(err, "invalid_json", "text after the JSON object");
+		goto out;
 	}
 	if (!cJSON_IsObject(req->root)) {
 		set_error(err, "invalid_json", "frame must be a JSON object");
@@ -414,6 +419,10 @@ bool proto_parse(const char *frame, size_t len, const struct limits *lim,
 	case FIELD_OK:
 		break;
 	}
+	if (*name == '\0') {
+		set_error(err, "invalid_field", "'action' must not be empty");
+		goto out;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(action_names); i++) {
 		if (strcmp(name, action_names[i]) == 0) {
 			req->action = (enum action)i;
@@ -423,6 +432,10 @@ bool proto_parse(const char *frame, size_t len, const struct limits *lim,
 	}
 	if (err->action == NULL) {
 		set_error(err, "unknown_action", "unknown action");
+		goto out;
+	}
+	if (nul) {
+		set_error(err, "invalid_field", "strings must not contain U+0000");
 		goto out;
 	}
 	switch (req->action) {

@@ -78,9 +78,12 @@ enum query_result query_get(const char *qs, const char *key, char *out,
 			if (res == QUERY_FOUND)
 				res = QUERY_DUPLICATE;
 			else if (res == QUERY_ABSENT) {
-				size_t n = vdl < outsize - 1 ? vdl : outsize - 1;
-				memcpy(out, vbuf, n);
-				out[n] = '\0';
+				if (outsize > 0) {
+					size_t n = vdl < outsize - 1 ? vdl
+								     : outsize - 1;
+					memcpy(out, vbuf, n);
+					out[n] = '\0';
+				}
 				*outlen = vdl;
 				res = QUERY_FOUND;
 			}

@@ -62,7 +62,6 @@ bool settings_set(struct settings *s, const char *name, const char *value,
 			snprintf(err, errlen, "%s: value too long", name);
 			return false;
 		}
-		memcpy((char *)s + o->offset, value, strlen(value) + 1);
 		if (strcmp(name, "log_level") == 0) {
 			enum log_level lv;
 			if (!log_parse_level(value, &lv)) {
@@ -71,6 +70,7 @@ bool settings_set(struct settings *s, const char *name, const char *value,
 				return false;
 			}
 		}
+		memcpy((char *)s + o->offset, value, strlen(value) + 1);
 		return true;
 	}
 	errno = 0;
@@ -115,7 +115,8 @@ static char *trim(char *p)
 static bool load_file(struct settings *s, const char *path, char *err,
 		      size_t errlen)
 {
-	char line[2048], why[256];
+	char *line = NULL, why[256];
+	size_t cap = 0;
 	int lineno = 0;
 	FILE *f = fopen(path, "r");
 
@@ -123,7 +124,7 @@ static bool load_file(struct settings *s, const char *path, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return false;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (getline(&line, &cap, f) != -1) {
 		char *p = trim(line), *eq;
 		lineno++;
 		if (*p == '\0' || *p == '#')
@@ -132,16 +133,19 @@ static bool load_file(struct settings *s, const char *path, char *err,
 		if (eq == NULL) {
 			snprintf(err, errlen, "%s:%d: expected name = value",
 				 path, lineno);
+			free(line);
 			fclose(f);
 			return false;
 		}
 		*eq = '\0';
 		if (!settings_set(s, trim(p), trim(eq + 1), why, sizeof(why))) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			free(line);
 			fclose(f);
 			return false;
 		}
 	}
+	free(line);
 	fclose(f);
 	return true;
 }
