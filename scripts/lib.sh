@@ -396,14 +396,30 @@ parley_stack_stop() {
 	return 0
 }
 
+# Delete the directories a (stopped) stack keeps outside STATE_DIR: the
+# PostgreSQL cluster in /var/tmp and the run dir in /tmp, if it has them.
+parley_stack_drop_fallbacks() {
+	local state=${1:?usage: parley_stack_drop_fallbacks STATE_DIR}
+	[ -d "$state" ] || return 0
+	state=$(cd "$state" && pwd) || return 1
+	parley__layout "$state"
+	if [ -L "$P_PG" ]; then
+		rm -f "$P_PG"
+		# Keep the server log with the other logs.
+		if [ -L "$P_LOG/postgresql.log" ]; then
+			cp "$P_PG_FALLBACK/postgresql.log" "$P_LOG/postgresql.log.tmp" 2>/dev/null &&
+				mv -f "$P_LOG/postgresql.log.tmp" "$P_LOG/postgresql.log"
+		fi
+	fi
+	rm -rf "$P_PG_FALLBACK" "/tmp/parley-run-$(parley__hash "$P_STATE")"
+}
+
 # Stop the stack and delete its state, including fallback directories.
 parley_stack_wipe() {
 	local state=${1:?usage: parley_stack_wipe STATE_DIR}
 	[ -e "$state" ] || return 0
 	parley_stack_stop "$state" || return 1
-	state=$(cd "$state" && pwd) || return 1
-	parley__layout "$state"
-	rm -rf "$P_PG_FALLBACK" "/tmp/parley-run-$(parley__hash "$P_STATE")"
+	parley_stack_drop_fallbacks "$state" || return 1
 	rm -rf "$state"
 }
 
