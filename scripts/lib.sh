@@ -82,31 +82,34 @@ parley_install_deps() {
 		parley_err "apt-get failed (status $rc)"
 		return 1
 	fi
-	parley__stop_system_services
+	parley__stop_system_services "${missing[@]}"
 }
 
-# Stop (and on systemd machines disable) the services the packages just
-# installed, in case something started them anyway: Debian's pushpin
-# would hold 7999 and 5560-5563, the "dev" ports.
+# Stop (and on systemd machines disable) the system services of packages
+# just installed, in case something started them despite policy-rc.d:
+# Debian's pushpin would hold 7999 and 5560-5563, the "dev" ports. The
+# init scripts' stop acts only on their own pid files, never on our
+# stacks (their "status" would match any pushpin, so it is not used).
 parley__stop_system_services() {
-	local svc
-	for svc in pushpin lighttpd postgresql; do
+	local svc pkg stopped=()
+	for pkg in "$@"; do
+		case "$pkg" in
+		pushpin | lighttpd | postgresql) svc=$pkg ;;
+		*) continue ;;
+		esac
 		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-			if systemctl is-active --quiet "$svc" 2>/dev/null; then
-				parley_say "stopping the system's $svc service"
-				systemctl stop "$svc" || true
-			fi
-			if [ "$svc" = pushpin ] &&
-				systemctl is-enabled --quiet pushpin 2>/dev/null; then
-				parley_say "disabling the system's pushpin service (it uses our dev ports)"
+			systemctl stop "$svc" >/dev/null 2>&1 || true
+			if [ "$svc" = pushpin ]; then
 				systemctl disable pushpin >/dev/null 2>&1 || true
 			fi
-		elif [ -x "/etc/init.d/$svc" ] &&
-			timeout 20 "/etc/init.d/$svc" status >/dev/null 2>&1; then
-			parley_say "stopping the system's $svc service"
+		elif [ -x "/etc/init.d/$svc" ]; then
 			timeout 60 "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
 		fi
+		stopped+=("$svc")
 	done
+	if [ ${#stopped[@]} -gt 0 ]; then
+		parley_say "system services ${stopped[*]}: stopped if running (we run our own)"
+	fi
 }
 
 # ---------------------------------------------------------------------------
