@@ -184,7 +184,7 @@ parley__fill() {
 parley_stack_logs() {
 	local f lines=${2:-40}
 	for f in "$1"/log/*.log; do
-		[ -e "$f" ] || continue
+		[ -s "$f" ] || continue
 		printf '\n----- %s (last %s lines) -----\n' "$f" "$lines"
 		tail -n "$lines" "$f"
 	done
@@ -431,10 +431,11 @@ parley_stack_wipe() {
 
 # parley__wait_for SECONDS DESCRIPTION PIDFILE-OR-"" COMMAND... : run
 # COMMAND every 0.5 s until it succeeds (0), the process in PIDFILE dies
-# (1) or SECONDS pass (1).
+# (1) or SECONDS pass (1). At most SECONDS * 2 tries in any case.
 parley__wait_for() {
-	local secs=$1 what=$2 pidfile=$3 i pid
+	local secs=$1 what=$2 pidfile=$3 i pid deadline
 	shift 3
+	deadline=$((SECONDS + secs))
 	for i in $(seq 1 $((secs * 2))); do
 		if "$@"; then
 			return 0
@@ -446,6 +447,7 @@ parley__wait_for() {
 				return 1
 			fi
 		fi
+		[ "$SECONDS" -lt "$deadline" ] || break
 		sleep 0.5
 	done
 	parley_err "$what: not ready after $secs s"
@@ -637,6 +639,23 @@ parley__start_pushpin() {
 	fi
 }
 
+# Move the logs of the previous run to log/previous/ (one generation).
+parley__rotate_logs() {
+	local f
+	[ -d "$P_LOG" ] || return 0
+	rm -rf "$P_LOG/previous" && mkdir -p "$P_LOG/previous" || return 1
+	for f in "$P_LOG"/*.log; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		if [ -L "$f" ]; then
+			# postgresql.log linked to a fallback directory.
+			cp "$f" "$P_LOG/previous/" 2>/dev/null || true
+			if [ -e "$f" ]; then : >"$f"; fi
+		else
+			mv -f "$f" "$P_LOG/previous/" || return 1
+		fi
+	done
+}
+
 parley_stack_start() {
 	local state=${1:?usage: parley_stack_start STATE_DIR dev|test}
 	local set=${2:-dev} p ports
@@ -677,8 +696,10 @@ parley_stack_start() {
 	P_DATABASE_URL=postgresql://$PARLEY_PG_USER@127.0.0.1:$P_PG_PORT/parley
 	P_LIGHTTPD_URL=http://127.0.0.1:$P_HTTP_PORT/ws
 
-	# Stop whatever an earlier run of this state dir left behind.
+	# Stop whatever an earlier run of this state dir left behind, and keep
+	# its logs in log/previous/.
 	parley_stack_stop "$P_STATE" || return 1
+	parley__rotate_logs || return 1
 
 	for p in "${ports[@]}"; do
 		if parley__port_open "$p"; then
