@@ -587,10 +587,17 @@ parley__migrate() {
 }
 
 parley__start_lighttpd() {
-	local conf=$P_STATE/lighttpd.conf
+	local conf=$P_STATE/lighttpd.conf fds
+	fds=$(ulimit -Hn)
+	case "$fds" in
+	unlimited) fds=8192 ;;
+	'' | *[!0-9]*) fds=1024 ;;
+	esac
+	[ "$fds" -le 8192 ] || fds=8192
 	parley__fill "$PARLEY_ROOT/lighttpd/lighttpd.conf.in" "$conf" \
 		"HTTP_PORT=$P_HTTP_PORT" "STATE_DIR=$P_STATE" "RUN_DIR=$P_RUN" \
-		"PARLEY_WS=$PARLEY_ROOT/src/parley-ws" || return 1
+		"PARLEY_WS=$PARLEY_ROOT/src/parley-ws" "MAX_FDS=$fds" \
+		"MAX_CONNS=$((fds / 2))" || return 1
 	if ! lighttpd -tt -f "$conf" >"$P_LOG/lighttpd-check.log" 2>&1; then
 		parley_err "lighttpd -tt -f $conf failed:"
 		cat "$P_LOG/lighttpd-check.log" >&2
