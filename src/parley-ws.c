@@ -15,9 +15,9 @@
  * are validated. It listens on loopback in every shipped configuration.
  */
 #include "common.h"
+#include "auth.h"
 #include "handlers.h"
 #include "log.h"
-#include "query.h"
 #include "wsevent.h"
 
 #include <errno.h>
@@ -131,45 +131,15 @@ static long long meta_number(FCGX_Request *req, const char *name)
 	return v ? strtoll(v, NULL, 10) : 0;
 }
 
-/* userId from the query string, as PROTOCOL.md section 1 says. */
-static bool query_user(FCGX_Request *req, char *user, const char **why)
-{
-	const char *qs = FCGX_GetParam("QUERY_STRING", req->envp);
-	size_t len = 0;
-
-	switch (query_get(qs, "userId", user, ID_MAX + 2, &len)) {
-	case QUERY_MALFORMED:
-		*why = "malformed percent escape in the query string";
-		return false;
-	case QUERY_DUPLICATE:
-		*why = "userId given more than once";
-		return false;
-	case QUERY_ABSENT:
-		*why = "userId is required: ws://HOST:PORT/ws?userId=USER-ID";
-		return false;
-	case QUERY_FOUND:
-		break;
-	}
-	if (stray_percent(user, len)) {
-		*why = "malformed percent escape in the query string";
-		return false;
-	}
-	if (!valid_id(user, len)) {
-		*why = "userId must be 1..128 printable ASCII characters "
-		       "without spaces";
-		return false;
-	}
-	return true;
-}
-
-static void serve(struct app *app, FCGX_Request *req)
+static void serve(struct app *app, const struct auth *auth,
+		  FCGX_Request *req)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	const char *ctype = FCGX_GetParam("CONTENT_TYPE", req->envp);
 	const char *conn_id = FCGX_GetParam("HTTP_CONNECTION_ID", req->envp);
 	const char *meta_user = FCGX_GetParam("HTTP_META_USER", req->envp);
 	const char *flush = FCGX_GetParam("HTTP_META_FLUSH", req->envp);
-	char user[ID_MAX + 2];
+	char user[ID_MAX + 1];
 	struct response resp = { .conn_id = conn_id };
 	struct session s = {
 		.conn_id = conn_id,
@@ -189,6 +159,13 @@ static void serve(struct app *app, FCGX_Request *req)
 	    strcmp(ctype, CONTENT_TYPE_EVENTS) != 0) {
 		reply_plain(req, "400 Bad Request", "This is a WebSocket "
 			    "endpoint: connect with a WebSocket client.");
+		return;
+	}
+	if (!auth_check_grip(auth, FCGX_GetParam("HTTP_GRIP_SIG", req->envp))) {
+		/* Not from our Pushpin: Connection-Id and Meta-* may be
+		 * forged. Say nothing more. */
+		log_warn("request without a valid Grip-Sig refused");
+		reply_plain(req, "403 Forbidden", "forbidden");
 		return;
 	}
 	if (conn_id == NULL || !valid_id(conn_id, strlen(conn_id))) {
@@ -219,8 +196,14 @@ static void serve(struct app *app, FCGX_Request *req)
 	ws_reader_init(&rd, body, len);
 	while (!closed && ws_next(&rd, &ev, &why) == 1) {
 		if (ev.type == WS_OPEN) {
-			if (!query_user(req, user, &why)) {
-				reply_plain(req, "400 Bad Request", why);
+			int status = auth_open(auth,
+				FCGX_GetParam("QUERY_STRING", req->envp),
+				FCGX_GetParam("HTTP_AUTHORIZATION", req->envp),
+				user, &why);
+			if (status != 0) {
+				reply_plain(req, status == 401 ?
+					    "401 Unauthorized" :
+					    "400 Bad Request", why);
 				goto out;
 			}
 			s.user_id = user;
@@ -376,6 +359,7 @@ int main(int argc, char **argv)
 	struct settings cfg;
 	enum log_level level;
 	struct app app;
+	struct auth *auth;
 	FCGX_Request req;
 	char err[512];
 	int c, procs = 2, sock = 0;
@@ -406,6 +390,17 @@ int main(int argc, char **argv)
 	}
 	if (log_parse_level(cfg.log_level, &level))
 		log_set_level(level);
+	auth = auth_new(&cfg, err, sizeof(err));
+	if (auth == NULL) {
+		log_error("configuration: %s", err);
+		return 78;
+	}
+	if (auth_is_none(auth))
+		log_warn("auth_mode none: anyone can connect as any userId "
+			 "(development only)");
+	if (cfg.grip_sig_key[0] == '\0')
+		log_warn("grip_sig_key not set: requests are not checked to "
+			 "come from Pushpin; keep the workers on loopback");
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
@@ -436,10 +431,11 @@ int main(int argc, char **argv)
 	}
 	log_info("worker ready");
 	while (FCGX_Accept_r(&req) >= 0) {
-		serve(&app, &req);
+		serve(&app, auth, &req);
 		FCGX_Finish_r(&req);
 	}
 	db_free(app.db);
 	publisher_free(app.pub);
+	auth_free(auth);
 	return 0;
 }

@@ -35,6 +35,15 @@ const struct option_def settings_options[] = {
 	NUM(expire_batch, "5000", 1, 100000,
 	    "rows the expiry job deletes per transaction"),
 	STR(log_level, "info", "debug, info, warn or error"),
+	STR(auth_mode, "jwt", "jwt (production) or none (development only)"),
+	STR(jwt_secret, "", "HS256 shared secret; base64:... for binary"),
+	STR(jwt_public_keys, "", "PEM file of RS256/ES256 public keys"),
+	STR(jwt_jwks, "", "JWKS file of RS256/ES256 public keys"),
+	STR(jwt_issuer, "", "required iss claim (empty: not checked)"),
+	STR(jwt_audience, "", "required aud claim (empty: not checked)"),
+	NUM(jwt_leeway, "60", 0, 600, "seconds of clock skew for exp and nbf"),
+	STR(grip_sig_key, "", "Pushpin's sig_key: every request must carry "
+	    "a valid Grip-Sig (empty: not checked)"),
 };
 const size_t settings_option_count = ARRAY_LEN(settings_options);
 
@@ -60,6 +69,12 @@ bool settings_set(struct settings *s, const char *name, const char *value,
 	if (o->is_string) {
 		if (strlen(value) >= o->size) {
 			snprintf(err, errlen, "%s: value too long", name);
+			return false;
+		}
+		if (strcmp(name, "auth_mode") == 0 &&
+		    strcmp(value, "jwt") != 0 && strcmp(value, "none") != 0) {
+			snprintf(err, errlen, "auth_mode: '%s' is not jwt or "
+				 "none", value);
 			return false;
 		}
 		if (strcmp(name, "log_level") == 0) {

@@ -19,6 +19,14 @@ struct settings {
 	long keepalive_interval;  /* seconds between Pushpin keep-alive requests */
 	long page_messages;       /* messages in one offline-delivery page */
 	long expire_batch;        /* rows deleted per expiry batch */
+	char auth_mode[8];        /* "jwt" or "none" */
+	char jwt_secret[512];     /* HS256 shared secret ("base64:" allowed) */
+	char jwt_public_keys[512];/* PEM file of RS256/ES256 public keys */
+	char jwt_jwks[512];       /* JWKS file of RS256/ES256 public keys */
+	char jwt_issuer[256];     /* required "iss" ("" = not checked) */
+	char jwt_audience[256];   /* required "aud" ("" = not checked) */
+	long jwt_leeway;          /* clock skew allowed for exp/nbf, seconds */
+	char grip_sig_key[512];   /* Pushpin's sig_key ("" = not checked) */
 	char log_level[16];
 };
 

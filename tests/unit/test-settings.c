@@ -238,6 +238,8 @@ static void test_set(void)
 	big[sizeof(s.database_url)] = '\0';
 	set_bad("database_url", big, "a database_url that does not fit");
 	set_bad("log_level", "infoinfoinfoinfoinfo", "a log_level too long");
+	set_bad("auth_mode", "open", "an auth_mode other than jwt or none");
+	set_bad("auth_mode", "JWT", "auth_mode in upper case");
 	set_bad("log_level", "loud", "log_level loud");
 	set_bad("log_level", "INFO", "log_level in upper case");
 	set_bad("log_level", "", "an empty log_level");
@@ -392,7 +394,10 @@ static void test_env(void)
 	for (size_t i = 0; i < settings_option_count; i++) {
 		const struct option_def *o = &settings_options[i];
 		char name[64];
-		const char *value = o->is_string ? "debug" : NULL;
+		/* auth_mode takes only jwt or none; other strings take any. */
+		const char *value = !o->is_string ? NULL
+				    : strcmp(o->name, "auth_mode") == 0 ? "none"
+								      : "debug";
 		char num[32];
 		size_t j;
 
