@@ -398,6 +398,10 @@ int main(int argc, char **argv)
 	if (auth_is_none(auth))
 		log_warn("auth_mode none: anyone can connect as any userId "
 			 "(development only)");
+	if (cfg.connection_ttl < 2 * cfg.keepalive_interval)
+		log_warn("connection_ttl %ld is below twice keepalive_interval "
+			 "%ld: idle live connections may expire", cfg.connection_ttl,
+			 cfg.keepalive_interval);
 	if (cfg.grip_sig_key[0] == '\0')
 		log_warn("grip_sig_key not set: requests are not checked to "
 			 "come from Pushpin; keep the workers on loopback");

@@ -20,7 +20,7 @@ const struct option_def settings_options[] = {
 	STR(pushpin_command_spec, "tcp://127.0.0.1:5563",
 	    "Pushpin handler's command socket (command_spec), for "
 	    "parley-expire --reconcile"),
-	NUM(connection_ttl, "86400", 60, 31536000,
+	NUM(connection_ttl, "86400", 10, 31536000,
 	    "seconds until an unrefreshed connection row expires"),
 	NUM(max_content_bytes, "65536", 1, 131072,
 	    "largest content (and replyToContent), in UTF-8 bytes"),

@@ -9,6 +9,10 @@ environment:
   PARLEY_TEST_WS_URL        ws://127.0.0.1:17999/ws
   PARLEY_TEST_DATABASE_URL  postgresql://... (queried with psql)
   PARLEY_TEST_REDELIVERY_INTERVAL  the stack's redelivery_interval (5)
+  PARLEY_TEST_CONNECTION_TTL       the stack's connection_ttl (10)
+  PARLEY_TEST_STATE, PARLEY_TEST_SIG_KEY, PARLEY_TEST_LIGHTTPD_URL,
+  PARLEY_TEST_JWT_URL, PARLEY_TEST_JWT_SECRET, PARLEY_TEST_JWT_ISSUER
+                            for the security and failure tests
 
 Without PARLEY_TEST_WS_URL every file skips itself (make check outside
 scripts/test); scripts/test fails when anything was skipped.
@@ -29,6 +33,15 @@ DB_URL = os.environ.get("PARLEY_TEST_DATABASE_URL")
 # scripts/test configures the stack's redelivery_interval to this.
 REDELIVERY_INTERVAL = int(os.environ.get("PARLEY_TEST_REDELIVERY_INTERVAL",
                                          "5"))
+# ... and its connection_ttl to this (seconds).
+CONNECTION_TTL = int(os.environ.get("PARLEY_TEST_CONNECTION_TTL", "86400"))
+STATE = os.environ.get("PARLEY_TEST_STATE")        # the stack's state dir
+SIG_KEY = os.environ.get("PARLEY_TEST_SIG_KEY")    # Pushpin's sig_key
+LIGHTTPD_URL = os.environ.get("PARLEY_TEST_LIGHTTPD_URL")
+JWT_URL = os.environ.get("PARLEY_TEST_JWT_URL")    # workers in auth mode jwt
+JWT_SECRET = os.environ.get("PARLEY_TEST_JWT_SECRET")
+JWT_ISSUER = os.environ.get("PARLEY_TEST_JWT_ISSUER")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 if not WS_URL or not DB_URL:
     print("1..0 # SKIP PARLEY_TEST_WS_URL/PARLEY_TEST_DATABASE_URL not set: "
@@ -199,3 +212,26 @@ def send_frame(sender, recipient, conv, content, message_id=None, **extra):
         f["messageId"] = message_id
     f.update(extra)
     return f
+
+
+# ---- tokens ------------------------------------------------------------------
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256(secret, claims, header=None):
+    """A compact JWS (HS256) over claims, signed with secret."""
+    import hashlib
+    import hmac
+    h = b64url(json.dumps(header or {"alg": "HS256", "typ": "JWT"}).encode())
+    p = b64url(json.dumps(claims).encode())
+    mac = hmac.new(secret.encode(), f"{h}.{p}".encode(), hashlib.sha256)
+    return f"{h}.{p}.{b64url(mac.digest())}"
+
+
+def grip_sig(key=None, exp_in=3600):
+    """A Grip-Sig header value as Pushpin makes it."""
+    return hs256(key or SIG_KEY, {"iss": "pushpin",
+                                  "exp": int(time.time()) + exp_in})

@@ -4,8 +4,8 @@ plus the error paths of PROTOCOL.md sections 1-3 on a live connection."""
 import asyncio
 import json
 
-from parley_test import (connect, eq, handshake_status, ok, run, send_frame,
-                         sql, sql_value, uid)
+from parley_test import (CONNECTION_TTL, connect, eq, handshake_status, ok,
+                         run, send_frame, sql, sql_value, uid)
 
 
 async def test_original_wscat_flow():
@@ -52,10 +52,12 @@ async def test_connection_rows():
     u = uid("rows")
     c = await connect(u)
     await c.request({"action": "ping"}, "pong")
-    rows = sql("SELECT count(*), bool_and(expires_at > now() + "
-               "interval '23 hours'), bool_and(connected_at <= now()) "
-               "FROM connections WHERE user_id = :'p1'", u)
-    eq(rows, [["1", "t", "t"]], "connect stores one row expiring in ~24 h")
+    rows = sql("SELECT count(*), bool_and(expires_at BETWEEN now() + "
+               "make_interval(secs => :'p2' - 5) AND now() + "
+               "make_interval(secs => :'p2')), bool_and(connected_at <= now()) "
+               "FROM connections WHERE user_id = :'p1'", u, CONNECTION_TTL)
+    eq(rows, [["1", "t", "t"]],
+       f"connect stores one row expiring after the TTL ({CONNECTION_TTL} s)")
     c2 = await connect(u)
     await c2.request({"action": "ping"}, "pong")
     eq(sql_value("SELECT count(*) FROM connections WHERE user_id = :'p1'",

@@ -220,7 +220,7 @@ static void test_set(void)
 	set_bad("connection_ttl", "99999999999999999999999", "an overflow");
 	set_bad("connection_ttl", "-99999999999999999999999",
 		"a negative overflow");
-	set_bad("connection_ttl", "59", "connection_ttl below 60");
+	set_bad("connection_ttl", "9", "connection_ttl below 10");
 	set_bad("connection_ttl", "31536001", "connection_ttl above a year");
 	set_bad("connection_ttl", "-1", "a negative ttl");
 	set_bad("max_content_bytes", "0", "max_content_bytes 0");
