@@ -48,13 +48,17 @@ static const struct {
 	const char *sql;
 	int nparams;
 } statements[S_COUNT] = {
+	/* No row back: the user already holds $4 connections. A soft
+	 * limit: two connects at the same instant may both pass. */
 	[S_CONNECT] = { "connect",
 		"INSERT INTO connections "
 		"(connection_id, user_id, connected_at, expires_at) "
-		"VALUES ($1, $2, now(), now() + make_interval(secs => $3::int)) "
+		"SELECT $1, $2, now(), now() + make_interval(secs => $3::int) "
+		"WHERE (SELECT count(*) FROM connections WHERE user_id = $2 "
+		"AND connection_id <> $1) < $4::int "
 		"ON CONFLICT (connection_id) DO UPDATE SET "
 		"user_id = EXCLUDED.user_id, connected_at = EXCLUDED.connected_at, "
-		"expires_at = EXCLUDED.expires_at", 3 },
+		"expires_at = EXCLUDED.expires_at RETURNING 1", 4 },
 	[S_DISCONNECT] = { "disconnect",
 		"DELETE FROM connections WHERE connection_id = $1", 1 },
 	[S_TOUCH] = { "touch",

@@ -12,7 +12,7 @@
 #include <libpq-fe.h>
 
 enum stmt {
-	S_CONNECT,    /* $1 connection, $2 user, $3 ttl seconds */
+	S_CONNECT,    /* $1 connection, $2 user, $3 ttl seconds, $4 max */
 	S_DISCONNECT, /* $1 connection */
 	S_TOUCH,      /* $1 connection, $2 ttl seconds */
 	S_SEND,       /* see db.c */

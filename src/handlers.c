@@ -35,7 +35,7 @@ void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	app->pub = pub;
 	app->limits.max_content_bytes = (size_t)cfg->max_content_bytes;
 	app->limits.max_ids = (int)cfg->max_ids_per_frame;
-	app->limits.max_depth = 32;
+	app->limits.max_depth = (int)cfg->max_json_depth;
 }
 
 void user_channel(char *out, size_t size, const char *user_id)
@@ -471,6 +471,46 @@ static void handle_typing(struct app *app, struct session *s,
 	cJSON_Delete(ev);
 }
 
+void session_rate_load(struct session *s, const char *value)
+{
+	char *end;
+
+	s->tokens_at = 0;
+	if (value == NULL)
+		return;
+	s->tokens = strtoll(value, &end, 10);
+	if (*end == ':')
+		s->tokens_at = strtoll(end + 1, NULL, 10);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The per-connection token bucket: rate_limit frames a second, at most
+ * rate_burst at once. Counted in thousandths of a frame. */
+static bool take_token(struct app *app, struct session *s)
+{
+	long long now = now_ms(), cap = app->cfg->rate_burst * 1000LL;
+
+	if (s->tokens_at <= 0 || s->tokens_at > now) {
+		s->tokens = cap;
+	} else {
+		s->tokens += (now - s->tokens_at) * app->cfg->rate_limit;
+		if (s->tokens > cap)
+			s->tokens = cap;
+	}
+	s->tokens_at = now;
+	s->rate_changed = true;
+	if (s->tokens < 1000)
+		return false;
+	s->tokens -= 1000;
+	return true;
+}
+
 void handle_text(struct app *app, struct session *s, const char *frame,
 		 size_t len)
 {
@@ -478,6 +518,18 @@ void handle_text(struct app *app, struct session *s, const char *frame,
 	struct proto_error err;
 	cJSON *data, *ev;
 
+	if (!take_token(app, s)) {
+		send_error(s, "rate_limited", "too many frames; slow down and "
+			   "send again", NULL, NULL);
+		return;
+	}
+	if (len > (size_t)app->cfg->max_frame_bytes) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "frame larger than %ld bytes",
+			 app->cfg->max_frame_bytes);
+		send_error(s, "too_large", msg, NULL, NULL);
+		return;
+	}
 	if (!proto_parse(frame, len, &app->limits, &q, &err)) {
 		send_error(s, err.code, err.message, err.action,
 			   err.message_id);
@@ -519,17 +571,25 @@ void handle_unsupported(struct app *app, struct session *s, const char *what)
 
 enum open_result handle_open(struct app *app, struct session *s)
 {
-	char ttl[24], when[24];
-	const char *params[3] = { s->conn_id, s->user_id, ttl };
+	char ttl[24], when[24], max[24];
+	const char *params[4] = { s->conn_id, s->user_id, ttl, max };
 	enum db_status st;
 	PGresult *r;
 	long long now = (long long)time(NULL);
+	bool full;
 
 	snprintf(ttl, sizeof(ttl), "%ld", app->cfg->connection_ttl);
+	snprintf(max, sizeof(max), "%ld", app->cfg->max_connections_per_user);
 	r = db_run(app->db, S_CONNECT, params, &st);
 	if (r == NULL)
 		return OPEN_UNAVAILABLE;
+	full = PQntuples(r) == 0;
 	PQclear(r);
+	if (full) {
+		log_info("user %s refused: %ld connections open", s->user_id,
+			 app->cfg->max_connections_per_user);
+		return OPEN_TOO_MANY;
+	}
 	/* Offline delivery starts with the first page of this very answer. */
 	snprintf(s->flush, sizeof(s->flush), "f:0");
 	s->sweep = now + app->cfg->redelivery_interval;

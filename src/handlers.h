@@ -42,6 +42,7 @@ struct session_out {
 #define STATE_FLUSH "Flush"   /* offline delivery cursor, see handlers.c */
 #define STATE_SWEEP "Sweep"   /* next redelivery check, unix seconds */
 #define STATE_REFRESH "Refresh" /* next expires_at refresh, unix seconds */
+#define STATE_RATE "Rate"     /* token bucket: "tokens/1000:unix ms" */
 
 struct session {
 	const char *conn_id;
@@ -49,16 +50,22 @@ struct session {
 	char flush[32];    /* STATE_FLUSH value; "" when done */
 	long long sweep;   /* STATE_SWEEP */
 	long long refresh; /* STATE_REFRESH */
+	long long tokens;  /* STATE_RATE: frames left, in thousandths */
+	long long tokens_at; /* STATE_RATE: when counted, unix ms; 0: full */
+	bool rate_changed;
 	struct session_out out;
 };
 
-enum open_result { OPEN_OK, OPEN_UNAVAILABLE };
+enum open_result { OPEN_OK, OPEN_UNAVAILABLE, OPEN_TOO_MANY };
 
 void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	      struct publisher *pub);
 
 /* $connect: stores the connection and starts offline delivery. */
 enum open_result handle_open(struct app *app, struct session *s) MUST_CHECK;
+/* Reads STATE_RATE's value into the session (NULL: a full bucket). */
+void session_rate_load(struct session *s, const char *value);
+
 /* One text frame from the client. */
 void handle_text(struct app *app, struct session *s, const char *frame,
 		 size_t len);

@@ -190,6 +190,7 @@ static void serve(struct app *app, const struct auth *auth,
 	buf_init(&resp.headers);
 	if (flush != NULL)
 		snprintf(s.flush, sizeof(s.flush), "%s", flush);
+	session_rate_load(&s, FCGX_GetParam("HTTP_META_RATE", req->envp));
 	s.sweep = meta_number(req, "HTTP_META_SWEEP");
 	s.refresh = meta_number(req, "HTTP_META_REFRESH");
 
@@ -207,7 +208,14 @@ static void serve(struct app *app, const struct auth *auth,
 				goto out;
 			}
 			s.user_id = user;
-			if (handle_open(app, &s) != OPEN_OK) {
+			switch (handle_open(app, &s)) {
+			case OPEN_OK:
+				break;
+			case OPEN_TOO_MANY:
+				reply_plain(req, "429 Too Many Requests",
+					    "too many connections for this user");
+				goto out;
+			case OPEN_UNAVAILABLE:
 				reply_plain(req, "503 Service Unavailable",
 					    "storage is unavailable; retry");
 				goto out;
@@ -264,6 +272,9 @@ static void serve(struct app *app, const struct auth *auth,
 			handle_flush(app, &s);
 		handle_idle(app, &s);
 	}
+	if (s.rate_changed)
+		buf_printf(&resp.headers, "Set-Meta-" STATE_RATE ": %lld:%lld\r\n",
+			   s.tokens, s.tokens_at);
 	if (resp.body.oom || resp.headers.oom) {
 		reply_plain(req, "500 Internal Server Error", "out of memory");
 		goto out;

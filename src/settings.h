@@ -18,6 +18,11 @@ struct settings {
 	long redelivery_interval; /* seconds before an unacked message is resent */
 	long keepalive_interval;  /* seconds between Pushpin keep-alive requests */
 	long page_messages;       /* messages in one offline-delivery page */
+	long max_frame_bytes;     /* largest client frame */
+	long max_json_depth;      /* JSON nesting of a frame */
+	long max_connections_per_user; /* open connections of one user */
+	long rate_limit;          /* frames per second per connection */
+	long rate_burst;          /* frames a connection may send at once */
 	long expire_batch;        /* rows deleted per expiry batch */
 	char auth_mode[8];        /* "jwt" or "none" */
 	char jwt_secret[512];     /* HS256 shared secret ("base64:" allowed) */

@@ -13,7 +13,8 @@ import uuid
 import websockets
 
 from parley_test import (JWT_ISSUER, JWT_SECRET, JWT_URL, LIGHTTPD_URL,
-                         Client, connect, eq, grip_sig, hs256, ok, run,
+                         Client, connect, eq, grip_sig, handshake_status,
+                         hs256, ok, run,
                          send_frame, sql, sql_value, uid)
 
 
@@ -222,7 +223,56 @@ async def test_sql_injection_strings_are_data():
     await a.close()
 
 
+async def test_rate_limit():
+    """A connection sending faster than rate_limit (50/s, burst 100) gets
+    rate_limited for the excess and keeps working."""
+    c = await connect(uid("rate"))
+    n = 150
+    for _ in range(n):
+        await c.send({"action": "ping"})
+    got = []
+    while len(got) < n:
+        got.append(await c.expect(lambda e: e["type"] in ("pong", "error")))
+    pongs = sum(1 for e in got if e["type"] == "pong")
+    limited = [e for e in got if e["type"] == "error"]
+    ok(100 <= pongs < n, f"the burst is served ({pongs} of {n} pings)")
+    ok(limited and all(e["data"]["code"] == "rate_limited" for e in limited),
+       f"the rest get rate_limited ({len(limited)})")
+    await asyncio.sleep(2.5)
+    eq(await c.request({"action": "ping"}, "pong"),
+       {"type": "pong", "data": {}}, "after a pause the connection works")
+    await c.close()
+
+
+async def test_connections_per_user():
+    user = uid("many")
+    conns = [await connect(user) for _ in range(20)]
+    eq(await handshake_status(f"userId={user}"), 429,
+       "the 21st connection of a user: 429")
+    await conns[0].close()
+    left = None
+    for _ in range(50):
+        left = sql_value("SELECT count(*) FROM connections "
+                         "WHERE user_id = :'p1'", user)
+        if left == "19":
+            break
+        await asyncio.sleep(0.1)
+    eq(await handshake_status(f"userId={user}"), None,
+       "after one closes, a new one is accepted")
+    for c in conns[1:]:
+        await c.close()
+
+
+async def test_frame_limit():
+    st, body = raw(text_event(b'{"action":"ping","pad":"' + b"x" * 300000
+                              + b'"}'), {"Meta-User": uid("frame")})
+    evs = events_in(body)
+    eq((st, [e["data"].get("code") for e in evs if e["type"] == "error"]),
+       (200, ["too_large"]), "a frame over max_frame_bytes: too_large")
+
+
 if __name__ == "__main__":
     run(test_jwt_handshake, test_jwt_users_exchange,
         test_only_pushpin_may_call, test_hostile_event_streams,
-        test_hostile_frames, test_sql_injection_strings_are_data)
+        test_hostile_frames, test_sql_injection_strings_are_data,
+        test_rate_limit, test_connections_per_user, test_frame_limit)
