@@ -495,6 +495,26 @@ static void test_docs(void)
 	ok(same_settings(&s, &def), "  and gives the defaults");
 }
 
+/* The README's configuration table names every option. */
+static void test_readme(void)
+{
+	FILE *f = fopen(TOP_SRCDIR "/README.md", "r");
+	static char text[1 << 20];
+	size_t n;
+
+	if (!ok(f != NULL, "README.md is readable"))
+		return;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	for (size_t i = 0; i < settings_option_count; i++) {
+		char quoted[80];
+		snprintf(quoted, sizeof(quoted), "`%s`", settings_options[i].name);
+		ok(strstr(text, quoted) != NULL, "README.md documents %s",
+		   settings_options[i].name);
+	}
+}
+
 int main(void)
 {
 	clear_parley_env();
@@ -503,6 +523,7 @@ int main(void)
 	test_load();
 	test_env();
 	test_docs();
+	test_readme();
 	remove_tmpfiles();
 	return done_testing();
 }
