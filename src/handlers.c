@@ -23,9 +23,12 @@
 
 /* Room kept free in every answer for the small events that follow. */
 #define ROOM_RESERVE 4096
-/* The largest message event; a send that would make a larger one is
- * too_large, so any message fits into a fresh answer. */
-#define MESSAGE_EVENT_MAX 450000
+/* The largest event, as one WebSocket message to a client. Pushpin 1.36
+ * with client_buffer_size=65536 silently drops an outgoing message over
+ * 81,920 bytes (measured: no close, nothing logged), so every event stays
+ * under this: a send whose message event could be larger is too_large,
+ * and a history page is cut to fit. */
+#define EVENT_MAX 80000
 
 void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	      struct publisher *pub)
@@ -204,7 +207,7 @@ static void handle_send(struct app *app, struct session *s,
 		    json_escaped_len(q->reply_to_content) +
 		    json_escaped_len(q->sender_name) +
 		    json_escaped_len(q->reply_to_sender_name) + 4 * ID_MAX +
-		    1024 > MESSAGE_EVENT_MAX) {
+		    1024 > EVENT_MAX) {
 		send_error(s, "too_large", "message too large once encoded",
 			   "sendMessage", mid);
 		return;
@@ -392,7 +395,8 @@ static void handle_get(struct app *app, struct session *s, struct request *q)
 	enum db_status st;
 	PGresult *r;
 	cJSON *ev, *data, *list;
-	size_t budget = room(s), used = 256 + json_escaped_len(q->conversation_id);
+	size_t budget = room(s) < EVENT_MAX ? room(s) : EVENT_MAX;
+	size_t used = 256 + json_escaped_len(q->conversation_id);
 	bool more;
 	int n;
 

@@ -94,5 +94,44 @@ async def test_large_messages_page_by_size():
     await c.close()
 
 
+async def test_history_fits_the_answer_cap():
+    """getMessages with limit 200 over 12 messages of 30 KB: each answer
+    stays under the 80,000-byte event limit (Pushpin drops a larger
+    message to a client), says hasMore, and paging with before gets the
+    rest, newest first, each message once."""
+    me, other = uid("hist-me"), uid("hist-other")
+    prefix = uid("hist")
+    sql(f"""INSERT INTO messages (message_id, conversation_id, sender_id,
+                recipient_id, content, status)
+            SELECT :'p1' || '-' || lpad(i::text, 3, '0'), :'p1', :'p2', :'p3',
+                   repeat('y', 30000), 'delivered'
+            FROM generate_series(1, 12) AS i ORDER BY i""",
+        prefix, other, me)
+    c = await connect(me)
+    seen, before, pages = [], None, 0
+    while pages < 10:
+        frame = {"action": "getMessages", "conversationId": prefix,
+                 "limit": 200}
+        if before:
+            frame["before"] = before
+        await c.send(frame)
+        raw = await asyncio.wait_for(c.ws.recv(), 10)
+        ok(len(raw) <= 80000, f"page {pages + 1} is {len(raw)} bytes")
+        page = __import__("json").loads(raw)["data"]
+        pages += 1
+        ids = [m["messageId"] for m in page["messages"]]
+        seen += ids
+        if not page["hasMore"]:
+            break
+        ok(ids, "a page with hasMore is not empty")
+        before = ids[-1]
+    ok(pages > 1, f"360 KB of history took {pages} pages")
+    eq(seen, sorted(seen, reverse=True), "newest first across pages")
+    eq(len(seen), 12, "every message once")
+    eq(len(set(seen)), 12, "no message twice")
+    await c.close()
+
+
 if __name__ == "__main__":
-    run(test_ten_thousand_backlog, test_large_messages_page_by_size)
+    run(test_ten_thousand_backlog, test_large_messages_page_by_size,
+        test_history_fits_the_answer_cap)

@@ -391,6 +391,15 @@ async def test_content_limit():
        "65537 bytes: too_large")
     eq(sql_value("SELECT count(*) FROM messages WHERE message_id = :'p1'",
                  uid("big-no")), "0", "nothing stored")
+    ev = await a.request(send_frame(a.user, b_user, "c", "q" * 50000,
+                                    uid("big-reply"),
+                                    replyToContent="r" * 50000), "ack")
+    eq((ev["type"], ev["data"].get("code")), ("error", "too_large"),
+       "content and replyToContent that together exceed one event: too_large")
+    ev = await a.request(send_frame(a.user, b_user, "c", "\u0001" * 20000,
+                                    uid("big-ctl")), "ack")
+    eq((ev["type"], ev["data"].get("code")), ("error", "too_large"),
+       "20,000 control characters (120,000 bytes escaped): too_large")
     b = await connect(b_user)
     got = await b.expect("message", 10)
     eq(len(got["data"]["content"].encode()), 65536,
