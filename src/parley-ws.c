@@ -141,6 +141,7 @@ static void serve(struct app *app, const struct auth *auth,
 	const char *flush = FCGX_GetParam("HTTP_META_FLUSH", req->envp);
 	char user[ID_MAX + 1];
 	struct response resp = { .conn_id = conn_id };
+	struct buf ka = { 0 };
 	struct session s = {
 		.conn_id = conn_id,
 		.user_id = meta_user,
@@ -221,6 +222,14 @@ static void serve(struct app *app, const struct auth *auth,
 				goto out;
 			}
 			ws_write(&resp.body, WS_OPEN, NULL, 0);
+			/* GRIP keep-alive: Pushpin pings an idle client, whose
+			 * pong is traffic for condure and NATs, and a request
+			 * here that refreshes the connection's row. */
+			buf_printf(&ka, "{\"type\":\"keep-alive\","
+				   "\"message-type\":\"ping\","
+				   "\"content\":\"keep-alive\",\"timeout\":%ld}",
+				   app->cfg->client_ping_interval);
+			ws_write_text(&resp.body, "c:", ka.data, ka.len);
 			buf_printf(&resp.headers,
 				   "Sec-WebSocket-Extensions: grip\r\n"
 				   "Set-Meta-User: %s\r\n"
@@ -287,6 +296,7 @@ static void serve(struct app *app, const struct auth *auth,
 out:
 	buf_free(&resp.body);
 	buf_free(&resp.headers);
+	buf_free(&ka);
 	free(body);
 }
 

@@ -30,6 +30,10 @@ const struct option_def settings_options[] = {
 	    "seconds before a connected device gets an unacked message again"),
 	NUM(keepalive_interval, "25", 20, 1700,
 	    "seconds between Pushpin's keep-alive requests per connection"),
+	NUM(client_ping_interval, "60", 5, 1700,
+	    "seconds of silence after which Pushpin sends the client a "
+	    "WebSocket ping (keeps NATs and condure's 1800 s idle timeout "
+	    "away)"),
 	NUM(page_messages, "200", 1, 1000,
 	    "messages in one page of offline delivery"),
 	NUM(max_frame_bytes, "262144", 1024, 8388608,

@@ -17,6 +17,7 @@ struct settings {
 	long max_ids_per_frame;   /* ids in one ack / markRead */
 	long redelivery_interval; /* seconds before an unacked message is resent */
 	long keepalive_interval;  /* seconds between Pushpin keep-alive requests */
+	long client_ping_interval;/* idle seconds before Pushpin pings a client */
 	long page_messages;       /* messages in one offline-delivery page */
 	long max_frame_bytes;     /* largest client frame */
 	long max_json_depth;      /* JSON nesting of a frame */

@@ -35,6 +35,9 @@ REDELIVERY_INTERVAL = int(os.environ.get("PARLEY_TEST_REDELIVERY_INTERVAL",
                                          "5"))
 # ... and its connection_ttl to this (seconds).
 CONNECTION_TTL = int(os.environ.get("PARLEY_TEST_CONNECTION_TTL", "86400"))
+# ... and its client_ping_interval to this (seconds).
+CLIENT_PING_INTERVAL = int(os.environ.get("PARLEY_TEST_CLIENT_PING_INTERVAL",
+                                          "60"))
 STATE = os.environ.get("PARLEY_TEST_STATE")        # the stack's state dir
 SIG_KEY = os.environ.get("PARLEY_TEST_SIG_KEY")    # Pushpin's sig_key
 LIGHTTPD_URL = os.environ.get("PARLEY_TEST_LIGHTTPD_URL")

@@ -4,8 +4,9 @@ plus the error paths of PROTOCOL.md sections 1-3 on a live connection."""
 import asyncio
 import json
 
-from parley_test import (CONNECTION_TTL, connect, eq, handshake_status, ok,
-                         run, send_frame, sql, sql_value, uid)
+from parley_test import (CLIENT_PING_INTERVAL, CONNECTION_TTL, WS_URL,
+                         connect, eq, handshake_status, ok, run, send_frame,
+                         sql, sql_value, uid)
 
 
 async def test_original_wscat_flow():
@@ -211,8 +212,36 @@ async def test_ping_frames():
     await c.close()
 
 
+async def test_idle_client_is_pinged():
+    """An idle client gets WebSocket pings from Pushpin (GRIP keep-alive)
+    every client_ping_interval seconds; its pongs refresh the row."""
+    import websockets
+    from websockets.frames import Opcode
+    from websockets.legacy.client import WebSocketClientProtocol
+
+    class Counting(WebSocketClientProtocol):
+        pings = 0
+
+        async def read_frame(self, max_size):
+            frame = await super().read_frame(max_size)
+            if frame.opcode == Opcode.PING:
+                Counting.pings += 1
+            return frame
+
+    user = uid("idle")
+    ws = await websockets.connect(f"{WS_URL}?userId={user}",
+                                  create_protocol=Counting)
+    reader = asyncio.create_task(ws.recv())
+    await asyncio.sleep(CLIENT_PING_INTERVAL * 2 + 2)
+    ok(Counting.pings >= 1, f"{Counting.pings} ping(s) in "
+       f"{CLIENT_PING_INTERVAL * 2 + 2} s of silence")
+    reader.cancel()
+    await ws.close()
+
+
 if __name__ == "__main__":
     run(test_original_wscat_flow, test_connection_rows,
         test_offline_recipient, test_generated_message_id,
         test_bad_frames_keep_connection, test_error_names_action_and_id,
-        test_handshake_refusals, test_form_decoded_user, test_ping_frames)
+        test_handshake_refusals, test_form_decoded_user, test_ping_frames,
+        test_idle_client_is_pinged)
