@@ -4,7 +4,8 @@ plus the error paths of PROTOCOL.md sections 1-3 on a live connection."""
 import asyncio
 import json
 
-from parley_test import (CLIENT_PING_INTERVAL, CONNECTION_TTL, WS_URL,
+from parley_test import (CLIENT_PING_INTERVAL, CONNECTION_TTL, DB_URL, ROOT,
+                         WS_URL,
                          connect, eq, handshake_status, ok, run, send_frame,
                          sql, sql_value, uid)
 
@@ -212,6 +213,26 @@ async def test_ping_frames():
     await c.close()
 
 
+async def test_migrations_run_twice():
+    """parley-migrate applies what is missing and records it; a second
+    run (the stack already ran it once) applies nothing and succeeds."""
+    import os
+    import subprocess
+    build = os.environ.get("PARLEY_TEST_BUILD_DIR", ROOT)
+    env = dict(os.environ, PARLEY_DATABASE_URL=DB_URL)
+    r = subprocess.run([os.path.join(build, "src", "parley-migrate"),
+                        "--dir", os.path.join(ROOT, "sql")], env=env,
+                       capture_output=True, text=True, timeout=60)
+    eq(r.returncode, 0, "parley-migrate on an up-to-date schema exits 0")
+    ok("0 migration(s) applied now" in r.stderr, "and applies nothing",
+       r.stderr)
+    files = sorted(f[:-4] for f in os.listdir(os.path.join(ROOT, "sql"))
+                   if f.endswith(".sql"))
+    eq([row[0] for row in sql("SELECT version FROM schema_migrations "
+                              "ORDER BY version")], files,
+       "schema_migrations records every file in sql/")
+
+
 async def test_idle_client_is_pinged():
     """An idle client gets WebSocket pings from Pushpin (GRIP keep-alive)
     every client_ping_interval seconds; its pongs refresh the row."""
@@ -244,4 +265,4 @@ if __name__ == "__main__":
         test_offline_recipient, test_generated_message_id,
         test_bad_frames_keep_connection, test_error_names_action_and_id,
         test_handshake_refusals, test_form_decoded_user, test_ping_frames,
-        test_idle_client_is_pinged)
+        test_migrations_run_twice, test_idle_client_is_pinged)
