@@ -13,6 +13,8 @@ environment:
   PARLEY_TEST_STATE, PARLEY_TEST_SIG_KEY, PARLEY_TEST_LIGHTTPD_URL,
   PARLEY_TEST_JWT_URL, PARLEY_TEST_JWT_SECRET, PARLEY_TEST_JWT_ISSUER
                             for the security and failure tests
+  PARLEY_TEST_BUILD_DIR     the build whose src/parley-expire the failure
+                            tests run (default: this checkout)
 
 Without PARLEY_TEST_WS_URL every file skips itself (make check outside
 scripts/test); scripts/test fails when anything was skipped.
@@ -45,6 +47,9 @@ JWT_URL = os.environ.get("PARLEY_TEST_JWT_URL")    # workers in auth mode jwt
 JWT_SECRET = os.environ.get("PARLEY_TEST_JWT_SECRET")
 JWT_ISSUER = os.environ.get("PARLEY_TEST_JWT_ISSUER")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# The build whose programs the tests run (src/parley-expire): the checkout,
+# or scripts/test's sanitizer build (build-asan).
+BUILD = os.environ.get("PARLEY_TEST_BUILD_DIR", ROOT)
 
 if not WS_URL or not DB_URL:
     print("1..0 # SKIP PARLEY_TEST_WS_URL/PARLEY_TEST_DATABASE_URL not set: "

@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 
-from parley_test import (CONNECTION_TTL, ROOT, STATE, connect, eq,
+from parley_test import (BUILD, CONNECTION_TTL, ROOT, STATE, connect, eq,
                          handshake_status, ok, run, send_frame, sql,
                          sql_value, uid)
 
@@ -24,7 +24,7 @@ def stackctl(action):
 def expire(*args, env=None):
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([os.path.join(ROOT, "src", "parley-expire"),
+    return subprocess.run([os.path.join(BUILD, "src", "parley-expire"),
                            "--config", CONF, *args], capture_output=True,
                           text=True, timeout=120, env=e)
 
@@ -92,7 +92,7 @@ async def test_two_jobs_at_once():
         "'stale-user', now() - interval '2 days', now() - interval '1 day' "
         "FROM generate_series(1, :'p2'::int) AS i", uid("x"), n)
     env = dict(os.environ)
-    procs = [subprocess.Popen([os.path.join(ROOT, "src", "parley-expire"),
+    procs = [subprocess.Popen([os.path.join(BUILD, "src", "parley-expire"),
                                "--config", CONF], stderr=subprocess.PIPE,
                               text=True, env=env) for _ in range(2)]
     outs = [p.communicate(timeout=120)[1] for p in procs]
