@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -354,6 +356,35 @@ static void supervise(int procs)
 	exit(0);
 }
 
+/* Started as root (lighttpd runs bin-path programs as its own user),
+ * the worker gives root up before it reads a single request: after
+ * the configuration and keys are loaded and the listening socket is
+ * open. Failing to drop is fatal rather than serving as root. */
+static bool drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		return true;
+	}
+	if (*user == '\0') {
+		log_warn("running as root: set run_as_user");
+		return true;
+	}
+	pw = getpwnam(user);
+	if (pw == NULL || pw->pw_uid == 0) {
+		log_error("run_as_user %s: no such unprivileged user", user);
+		return false;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0 || setuid(0) == 0) {
+		log_error("cannot switch to user %s: %s", user, strerror(errno));
+		return false;
+	}
+	log_info("running as user %s", user);
+	return true;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: parley-ws [--config FILE] [--listen ADDR "
@@ -442,7 +473,11 @@ int main(int argc, char **argv)
 			return 64;
 		}
 		log_info("listening on %s with %d workers", listen_on, procs);
+		if (!drop_privileges(cfg.run_as_user))
+			return 77;
 		supervise(procs);
+	} else if (!drop_privileges(cfg.run_as_user)) {
+		return 77;
 	}
 	app_init(&app, &cfg, db_new(cfg.database_url, "parley-ws"),
 		 publisher_new(cfg.publish_spec));

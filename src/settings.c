@@ -48,6 +48,8 @@ const struct option_def settings_options[] = {
 	NUM(expire_batch, "5000", 1, 100000,
 	    "rows the expiry job deletes per transaction"),
 	STR(log_level, "info", "debug, info, warn or error"),
+	STR(run_as_user, "", "when started as root, parley-ws switches to "
+	    "this user before serving (empty: no switch, a warning)"),
 	STR(auth_mode, "jwt", "jwt (production) or none (development only)"),
 	STR(jwt_secret, "", "HS256 shared secret; base64:... for binary"),
 	STR(jwt_public_keys, "", "PEM file of RS256/ES256 public keys"),

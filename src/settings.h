@@ -34,6 +34,7 @@ struct settings {
 	long jwt_leeway;          /* clock skew allowed for exp/nbf, seconds */
 	char grip_sig_key[512];   /* Pushpin's sig_key ("" = not checked) */
 	char log_level[16];
+	char run_as_user[64];     /* drop root privileges to this user */
 };
 
 struct option_def {

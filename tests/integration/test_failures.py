@@ -11,7 +11,8 @@ from parley_test import (BUILD, CONNECTION_TTL, ROOT, STATE, connect, eq,
                          handshake_status, ok, run, send_frame, sql,
                          sql_value, uid)
 
-CONF = os.path.join(STATE or "", "parley.conf")
+# The expiry job runs as its own login user (parley_job: connections only).
+CONF = os.path.join(STATE or "", "parley-expire.conf")
 
 
 def stackctl(action):

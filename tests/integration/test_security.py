@@ -271,8 +271,32 @@ async def test_frame_limit():
        (200, ["too_large"]), "a frame over max_frame_bytes: too_large")
 
 
+async def test_workers_do_not_run_as_root():
+    """lighttpd starts the workers as root; they switch to run_as_user
+    before serving. Checked on the live processes of this stack."""
+    import os
+    from parley_test import STATE
+    uids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "parley-ws":
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if STATE.encode() not in f.read():
+                    continue
+            with open(f"/proc/{pid}/status") as f:
+                uids += [int(line.split()[1]) for line in f
+                         if line.startswith("Uid:")]
+        except OSError:
+            continue
+    ok(uids, f"found this stack's workers ({len(uids)})")
+    ok(uids and 0 not in uids, f"none runs as root (uids {sorted(set(uids))})")
+
+
 if __name__ == "__main__":
     run(test_jwt_handshake, test_jwt_users_exchange,
         test_only_pushpin_may_call, test_hostile_event_streams,
         test_hostile_frames, test_sql_injection_strings_are_data,
-        test_rate_limit, test_connections_per_user, test_frame_limit)
+        test_rate_limit, test_connections_per_user, test_frame_limit,
+        test_workers_do_not_run_as_root)
