@@ -22,4 +22,16 @@
  * bytes; every response is built to stay below this budget. */
 #define RESPONSE_BUDGET 960000
 
+/* The value of a hexadecimal digit, or -1. */
+static inline int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif

@@ -2,17 +2,6 @@
 #include "common.h"
 #include "query.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool form_decode(const char *src, size_t len, char *dst, size_t *dstlen)
 {
 	size_t o = 0;
@@ -25,8 +14,8 @@ bool form_decode(const char *src, size_t len, char *dst, size_t *dstlen)
 			int hi, lo;
 			if (i + 2 >= len)
 				return false;
-			hi = hexval(src[i + 1]);
-			lo = hexval(src[i + 2]);
+			hi = hex_value(src[i + 1]);
+			lo = hex_value(src[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			dst[o++] = (char)(hi * 16 + lo);
@@ -99,7 +88,8 @@ bool stray_percent(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (s[i] == '%' &&
-		    (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0))
+		    (i + 2 >= len || hex_value(s[i + 1]) < 0 ||
+		     hex_value(s[i + 2]) < 0))
 			return true;
 	return false;
 }

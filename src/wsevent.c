@@ -23,17 +23,6 @@ const char *ws_type_name(enum ws_type type)
 	return type_names[type];
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ws_next(struct ws_reader *r, struct ws_event *ev, const char **why)
 {
 	const char *p = r->p, *line_end, *name_end;
@@ -70,7 +59,7 @@ int ws_next(struct ws_reader *r, struct ws_event *ev, const char **why)
 			return -1;
 		}
 		for (; h < line_end; h++) {
-			int v = hexval(*h);
+			int v = hex_value(*h);
 			if (v < 0) {
 				*why = "content length is not hexadecimal";
 				return -1;
