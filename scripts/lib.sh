@@ -158,8 +158,8 @@ parley_build() {
 # configured in place (parley_build), and automake refuses a VPATH build
 # of a configured source tree (its objects would be found through VPATH),
 # so the build reads a copy of the sources: `make distdir` (what make
-# distcheck builds) into DIR-src, refreshed on every call. Needs a
-# configured checkout.
+# distcheck builds) into DIR-src. DIR and DIR-src are made anew on every
+# call (a full build: seconds). Needs a configured checkout.
 parley_build_copy() {
 	local dir=${1:?usage: parley_build_copy DIR [CONFIGURE-ARGS...]}
 	shift
@@ -167,7 +167,7 @@ parley_build_copy() {
 		cd "$PARLEY_ROOT" || exit 1
 		case "$dir" in /*) ;; *) dir=$PARLEY_ROOT/$dir ;; esac
 		parley_say "copying the sources to $dir-src (make distdir)"
-		rm -rf "$dir-src" && mkdir -p "$dir" || exit 1
+		rm -rf "$dir" "$dir-src" && mkdir -p "$dir" || exit 1
 		make -s distdir distdir="$dir-src" top_distdir="$dir-src" \
 			>/dev/null || exit 1
 		cd "$dir" || exit 1
@@ -718,14 +718,16 @@ SQL
 }
 
 # P_WORKER_ENV: more "NAME" => "VALUE" pairs for the workers'
-# bin-environment (each after a comma), or "". A parley-ws built with
-# --enable-sanitizers writes its ASan reports to STATE/log/asan.PID, which
-# scripts/test looks for: a worker's stderr goes to lighttpd's log, mixed
-# with everything else, or is lost. (UBSan's log_path works in clang
-# builds only; GCC's libubsan next to libasan writes to stderr, and
-# scripts/test looks for its "runtime error:" lines in lighttpd.log.)
+# bin-environment (each after a comma), or ""; P_WORKER_ENV_ARGS: the
+# same as NAME=VALUE words for env(1) (parley-ws --listen under nginx).
+# A parley-ws built with --enable-sanitizers writes its ASan reports to
+# STATE/log/asan.PID, which scripts/test looks for: a worker's stderr goes
+# to lighttpd's log, mixed with everything else, or is lost. (UBSan's
+# log_path works in clang builds only; GCC's libubsan next to libasan
+# writes to stderr, and scripts/test looks for its "runtime error:" lines
+# in the logs.)
 # detect_leaks=0: LeakSanitizer reports only when a process exits, and a
-# worker exits only when lighttpd stops it (SIGTERM: no report, checked)
+# worker exits only when it is stopped with SIGTERM (no report, checked)
 # or, were it to exit normally, with whatever it still holds at that
 # moment (its database connection, libzmq's context), which says nothing
 # about a request. Leaks are checked where processes exit normally: the
@@ -734,9 +736,13 @@ SQL
 parley__worker_env() {
 	local bin
 	bin=$(parley__build_dir)/src/parley-ws
+	local asan="detect_leaks=0:abort_on_error=1:log_path=$P_LOG/asan"
+	local ubsan="print_stacktrace=1:halt_on_error=1:log_path=$P_LOG/ubsan"
 	P_WORKER_ENV=
+	P_WORKER_ENV_ARGS=()
 	if ldd "$bin" 2>/dev/null | grep -Eq 'lib(asan|ubsan)\.'; then
-		P_WORKER_ENV=", \"ASAN_OPTIONS\" => \"detect_leaks=0:abort_on_error=1:log_path=$P_LOG/asan\", \"UBSAN_OPTIONS\" => \"print_stacktrace=1:halt_on_error=1:log_path=$P_LOG/ubsan\""
+		P_WORKER_ENV=", \"ASAN_OPTIONS\" => \"$asan\", \"UBSAN_OPTIONS\" => \"$ubsan\""
+		P_WORKER_ENV_ARGS=("ASAN_OPTIONS=$asan" "UBSAN_OPTIONS=$ubsan")
 		parley_say "$bin is built with sanitizers: ASan reports go to $P_LOG/asan.PID"
 	fi
 }
@@ -1011,7 +1017,8 @@ http {
 EOF
 	parley_say "starting parley-ws --listen 127.0.0.1:$fport and nginx on 127.0.0.1:$nport"
 	parley__spawn "$P_RUN/parley-ws-nginx.pid" "$P_LOG/parley-ws-nginx.log" \
-		"$P_STATE" "$(parley__build_dir)/src/parley-ws" --config \
+		"$P_STATE" env "${P_WORKER_ENV_ARGS[@]}" \
+		"$(parley__build_dir)/src/parley-ws" --config \
 		"$P_STATE/parley.conf" --listen "127.0.0.1:$fport" --procs 1 ||
 		return 1
 	# nginx writes its own pid file (the master's); spawn records the
