@@ -472,7 +472,14 @@ parley_stack_drop_fallbacks() {
 				mv -f "$P_LOG/postgresql.log.tmp" "$P_LOG/postgresql.log"
 		fi
 	fi
-	rm -rf "$P_PG_FALLBACK" "/tmp/parley-run-$(parley__hash "$P_STATE")"
+	# Keep the workers' sanitizer reports with the logs too.
+	if [ -L "$P_LOG/sanitizer" ]; then
+		rm -f "$P_LOG/sanitizer"
+		cp -r "$(parley__san_fallback)" "$P_LOG/sanitizer" 2>/dev/null ||
+			true
+	fi
+	rm -rf "$P_PG_FALLBACK" "/tmp/parley-run-$(parley__hash "$P_STATE")" \
+		"$(parley__san_fallback)"
 }
 
 # Stop the stack and delete its state, including fallback directories.
@@ -722,7 +729,11 @@ SQL
 # same as NAME=VALUE words for env(1) (parley-ws --listen under nginx).
 # A parley-ws built with --enable-sanitizers writes its ASan reports to
 # STATE/log/asan.PID, which scripts/test looks for: a worker's stderr goes
-# to lighttpd's log, mixed with everything else, or is lost. (UBSan's
+# to lighttpd's log, mixed with everything else, or is lost. The workers
+# switch to PARLEY_WORKER_USER: when that user cannot write there (a
+# checkout under a 0700 directory, such as mktemp -d), the reports go to
+# a directory in /var/tmp instead, linked as STATE/log/sanitizer (and
+# copied there by parley_stack_drop_fallbacks). (UBSan's
 # log_path works in clang builds only; GCC's libubsan next to libasan
 # writes to stderr, and scripts/test looks for its "runtime error:" lines
 # in the logs.)
@@ -734,17 +745,29 @@ SQL
 # unit tests, parley-migrate and parley-expire (scripts/test).
 # abort_on_error: a report ends the worker at once, so the request fails.
 parley__worker_env() {
-	local bin
+	local bin dir=$P_LOG asan ubsan
 	bin=$(parley__build_dir)/src/parley-ws
-	local asan="detect_leaks=0:abort_on_error=1:log_path=$P_LOG/asan"
-	local ubsan="print_stacktrace=1:halt_on_error=1:log_path=$P_LOG/ubsan"
 	P_WORKER_ENV=
 	P_WORKER_ENV_ARGS=()
-	if ldd "$bin" 2>/dev/null | grep -Eq 'lib(asan|ubsan)\.'; then
-		P_WORKER_ENV=", \"ASAN_OPTIONS\" => \"$asan\", \"UBSAN_OPTIONS\" => \"$ubsan\""
-		P_WORKER_ENV_ARGS=("ASAN_OPTIONS=$asan" "UBSAN_OPTIONS=$ubsan")
-		parley_say "$bin is built with sanitizers: ASan reports go to $P_LOG/asan.PID"
+	if ! ldd "$bin" 2>/dev/null | grep -Eq 'lib(asan|ubsan)\.'; then
+		return 0
 	fi
+	if ! runuser -u "$PARLEY_WORKER_USER" -- test -w "$P_LOG" 2>/dev/null; then
+		dir=$(parley__san_fallback)
+		rm -rf "$dir" && mkdir -p "$dir" &&
+			chown "$PARLEY_WORKER_USER:" "$dir" &&
+			ln -sfn "$dir" "$P_LOG/sanitizer" || return 1
+	fi
+	asan="detect_leaks=0:abort_on_error=1:log_path=$dir/asan"
+	ubsan="print_stacktrace=1:halt_on_error=1:log_path=$dir/ubsan"
+	P_WORKER_ENV=", \"ASAN_OPTIONS\" => \"$asan\", \"UBSAN_OPTIONS\" => \"$ubsan\""
+	P_WORKER_ENV_ARGS=("ASAN_OPTIONS=$asan" "UBSAN_OPTIONS=$ubsan")
+	parley_say "$bin is built with sanitizers: the workers' ASan reports go to $dir/asan.PID"
+}
+
+# Where the workers' sanitizer reports go when they cannot write to log/.
+parley__san_fallback() {
+	printf '/var/tmp/parley-san-%s\n' "$(parley__hash "$P_STATE")"
 }
 
 parley__start_lighttpd() {
@@ -823,6 +846,14 @@ parley__rotate_logs() {
 			mv -f "$f" "$P_LOG/previous/" || return 1
 		fi
 	done
+	# The workers' sanitizer reports (parley__worker_env).
+	if [ -L "$P_LOG/sanitizer" ]; then
+		cp -r "$P_LOG/sanitizer/." "$P_LOG/previous/sanitizer" \
+			2>/dev/null || true
+		rm -f "$P_LOG/sanitizer"
+	elif [ -d "$P_LOG/sanitizer" ]; then
+		mv -f "$P_LOG/sanitizer" "$P_LOG/previous/" || return 1
+	fi
 }
 
 parley_stack_start() {
