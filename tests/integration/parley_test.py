@@ -132,6 +132,18 @@ def sql_value(query, *args):
     return rows[0][0] if rows else None
 
 
+async def poll_value(want, query, *args, tries=50, pause=0.1):
+    """sql_value until it equals want (what a worker does after a close
+    happens asynchronously); returns the last value seen."""
+    got = None
+    for _ in range(tries):
+        got = sql_value(query, *args)
+        if got == want:
+            break
+        await asyncio.sleep(pause)
+    return got
+
+
 # ---- WebSocket client --------------------------------------------------------
 
 class Client:

@@ -5,7 +5,8 @@ page). Also: a page of large messages is split by size, not only count."""
 import asyncio
 import time
 
-from parley_test import connect, diag, eq, ok, run, sql, sql_value, uid
+from parley_test import (connect, diag, eq, ok, poll_value, run, sql,
+                         sql_value, uid)
 
 BACKLOG = 10000
 
@@ -66,14 +67,9 @@ async def test_ten_thousand_backlog():
     eq(order, sorted(order), "oldest first, in receive order")
     await asyncio.sleep(0.5)
     await c.request({"action": "ping"}, "pong")  # last acks are in
-    left = "?"
-    for _ in range(50):
-        left = sql_value("SELECT count(*) FROM messages "
-                         "WHERE recipient_id = :'p1' AND status = 'sent'",
-                         recipient)
-        if left == "0":
-            break
-        await asyncio.sleep(0.1)
+    left = await poll_value("0", "SELECT count(*) FROM messages WHERE "
+                            "recipient_id = :'p1' AND status = 'sent'",
+                            recipient)
     eq(left, "0", "all of them are delivered after the acks")
     await c.close()
     c = await connect(recipient)
@@ -101,7 +97,7 @@ async def test_history_fits_the_answer_cap():
     rest, newest first, each message once."""
     me, other = uid("hist-me"), uid("hist-other")
     prefix = uid("hist")
-    sql(f"""INSERT INTO messages (message_id, conversation_id, sender_id,
+    sql("""INSERT INTO messages (message_id, conversation_id, sender_id,
                 recipient_id, content, status)
             SELECT :'p1' || '-' || lpad(i::text, 3, '0'), :'p1', :'p2', :'p3',
                    repeat('y', 30000), 'delivered'

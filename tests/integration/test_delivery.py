@@ -4,7 +4,7 @@ sender identity, receipts, multi-device, history, delete, typing, limits
 and order. The database is checked as the source of truth."""
 import asyncio
 
-from parley_test import (REDELIVERY_INTERVAL, connect, eq, ok, run,
+from parley_test import (REDELIVERY_INTERVAL, connect, eq, run,
                          send_frame, sql, sql_value, uid)
 
 

@@ -5,7 +5,6 @@ reach the database or Pushpin says so and exits non-zero."""
 import asyncio
 import os
 import subprocess
-import time
 
 from parley_test import (BUILD, CONNECTION_TTL, ROOT, STATE, connect, eq,
                          handshake_status, ok, run, send_frame, sql,

@@ -5,7 +5,7 @@ import asyncio
 import json
 
 from parley_test import (CLIENT_PING_INTERVAL, CONNECTION_TTL, DB_URL, ROOT,
-                         WS_URL,
+                         WS_URL, poll_value,
                          connect, eq, handshake_status, ok, run, send_frame,
                          sql, sql_value, uid)
 
@@ -64,23 +64,13 @@ async def test_connection_rows():
     await c2.request({"action": "ping"}, "pong")
     eq(sql_value("SELECT count(*) FROM connections WHERE user_id = :'p1'",
                  u), "2", "a second device adds a second row")
+    count = "SELECT count(*) FROM connections WHERE user_id = :'p1'"
     await c.close()
-    left = None
-    for _ in range(50):  # the close reaches the worker asynchronously
-        left = sql_value("SELECT count(*) FROM connections "
-                         "WHERE user_id = :'p1'", u)
-        if left == "1":
-            break
-        await asyncio.sleep(0.1)
-    eq(left, "1", "closing one connection deletes its row only")
+    eq(await poll_value("1", count, u), "1",
+       "closing one connection deletes its row only")
     await c2.close()
-    for _ in range(50):
-        left = sql_value("SELECT count(*) FROM connections "
-                         "WHERE user_id = :'p1'", u)
-        if left == "0":
-            break
-        await asyncio.sleep(0.1)
-    eq(left, "0", "closing the last one leaves no row")
+    eq(await poll_value("0", count, u), "0",
+       "closing the last one leaves no row")
 
 
 async def test_offline_recipient():

@@ -6,7 +6,7 @@ import os
 import sys
 
 import parley_test
-from parley_test import eq, handshake_status, run, send_frame, sql_value, uid
+from parley_test import eq, run, send_frame, sql_value, uid
 
 NGINX_WS_URL = os.environ.get("PARLEY_TEST_NGINX_WS_URL")
 if not NGINX_WS_URL:

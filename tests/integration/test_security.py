@@ -14,7 +14,7 @@ import websockets
 
 from parley_test import (JWT_ISSUER, JWT_SECRET, JWT_URL, LIGHTTPD_URL,
                          Client, connect, eq, grip_sig, handshake_status,
-                         hs256, ok, run,
+                         hs256, ok, poll_value, run,
                          send_frame, sql, sql_value, uid)
 
 
@@ -250,13 +250,8 @@ async def test_connections_per_user():
     eq(await handshake_status(f"userId={user}"), 429,
        "the 21st connection of a user: 429")
     await conns[0].close()
-    left = None
-    for _ in range(50):
-        left = sql_value("SELECT count(*) FROM connections "
-                         "WHERE user_id = :'p1'", user)
-        if left == "19":
-            break
-        await asyncio.sleep(0.1)
+    await poll_value("19", "SELECT count(*) FROM connections "
+                     "WHERE user_id = :'p1'", user)
     eq(await handshake_status(f"userId={user}"), None,
        "after one closes, a new one is accepted")
     for c in conns[1:]:
