@@ -19,6 +19,9 @@
  * the configuration (loopback by default); takes no other input.
  */
 #include "common.h"
+
+#include <libpq-fe.h>
+
 #include "db.h"
 #include "log.h"
 #include "settings.h"
@@ -33,12 +36,32 @@
 #define CHECK_TIMEOUT_MS 5000 /* per conncheck answer */
 #define MAX_BATCHES 100000    /* bounds one run: 500 M rows at 5000 */
 
-static double now_ms(void)
+static double mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+/* $1 batch size. One batch: short, and SKIP LOCKED so that two jobs at
+ * once, or a connect touching the row, never wait. */
+static const struct statement st_expire = { "expire",
+	"WITH doomed AS (SELECT connection_id FROM connections "
+	"WHERE expires_at < now() ORDER BY expires_at LIMIT $1::int "
+	"FOR UPDATE SKIP LOCKED) "
+	"DELETE FROM connections c USING doomed d "
+	"WHERE c.connection_id = d.connection_id", 1 };
+
+/* $1 after connection id, $2 limit, $3 min age in seconds. Column: id. */
+static const struct statement st_list_conns = { "list_conns",
+	"SELECT connection_id FROM connections WHERE connection_id > $1 "
+	"AND connected_at < now() - make_interval(secs => $3::int) "
+	"ORDER BY connection_id LIMIT $2::int", 3 };
+
+/* $1 connection ids text[], $2 min age in seconds. */
+static const struct statement st_drop_conns = { "drop_conns",
+	"DELETE FROM connections WHERE connection_id = ANY($1::text[]) "
+	"AND connected_at < now() - make_interval(secs => $2::int)", 2 };
 
 /* Step 1. Returns rows deleted, or -1 (and *rc) on failure. */
 static long expire_rows(struct db *db, long batch, int *rc)
@@ -50,7 +73,7 @@ static long expire_rows(struct db *db, long batch, int *rc)
 	snprintf(n, sizeof(n), "%ld", batch);
 	for (int i = 0; i < MAX_BATCHES; i++) {
 		enum db_status st;
-		PGresult *r = db_run(db, S_EXPIRE, params, &st);
+		PGresult *r = db_run(db, &st_expire, params, &st);
 		long got;
 		if (r == NULL) {
 			*rc = st == DB_UNAVAILABLE ? 69 : 70;
@@ -157,7 +180,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 	}
 	for (;;) {
 		enum db_status st;
-		PGresult *r = db_run(db, S_LIST_CONNS, params, &st);
+		PGresult *r = db_run(db, &st_list_conns, params, &st);
 		char *ids[CHECK_PAGE];
 		bool alive[CHECK_PAGE] = { false };
 		const char *dead[CHECK_PAGE];
@@ -184,7 +207,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 		if (ndead > 0) {
 			char *arr = db_text_array(dead, ndead);
 			const char *dp[2] = { arr, grace_s };
-			PGresult *d = arr ? db_run(db, S_DROP_CONNS, dp, &st)
+			PGresult *d = arr ? db_run(db, &st_drop_conns, dp, &st)
 					  : NULL;
 			free(arr);
 			if (d == NULL) {
@@ -226,7 +249,7 @@ int main(int argc, char **argv)
 	enum log_level level;
 	char err[512];
 	struct db *db;
-	double t0 = now_ms();
+	double t0 = mono_ms();
 	int c, rc = 0;
 
 	log_set_program("parley-expire");
@@ -280,10 +303,10 @@ int main(int argc, char **argv)
 		}
 		log_info("expired %ld connection(s); reconciled %ld with "
 			 "Pushpin, removed %ld stale; %.0f ms", expired,
-			 checked, removed, now_ms() - t0);
+			 checked, removed, mono_ms() - t0);
 	} else {
 		log_info("expired %ld connection(s); %.0f ms", expired,
-			 now_ms() - t0);
+			 mono_ms() - t0);
 	}
 	db_free(db);
 	return 0;

@@ -11,6 +11,9 @@
  * writable only by whoever may change the schema.
  */
 #include "common.h"
+
+#include <libpq-fe.h>
+
 #include "db.h"
 #include "log.h"
 #include "settings.h"

@@ -2,9 +2,10 @@
  *
  * Pushpin holds the clients' WebSockets and POSTs their events here
  * (Content-Type application/websocket-events); this file is the only
- * one that knows libfcgi and that wire format. It turns a request into
- * calls of the transport-independent handlers (handlers.c) and their
- * output into events, GRIP control messages and Set-Meta-* headers.
+ * one that knows libfcgi and that wire format. It decodes a request's
+ * events, hands them to the transport-free handle_request() (request.c)
+ * with a struct bridge whose outputs become events, GRIP control
+ * messages and Set-Meta-* headers, and encodes the answer.
  *
  * Run by lighttpd (mod_fastcgi "bin-path": the listening socket is
  * stdin), or standalone for nginx and others: --listen ADDR --procs N.
@@ -16,9 +17,12 @@
  */
 #include "common.h"
 #include "auth.h"
-#include "handlers.h"
 #include "log.h"
+#include "request.h"
 #include "wsevent.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -35,62 +39,103 @@
 #define CONTENT_TYPE_EVENTS "application/websocket-events"
 
 struct response {
+	FCGX_Request *req;
 	struct buf body;
 	struct buf headers;
 	const char *conn_id;
 };
 
-static void out_send(void *ctx, const char *json, size_t len)
+/* ---- the bridge: struct bridge over one FastCGI request ---------------- */
+
+/* Meta-NAME as the CGI variable HTTP_META_NAME (upper case, '-' -> '_'). */
+static const char *fcgi_get_state(void *ctx, const char *name)
 {
 	struct response *r = ctx;
-	ws_write_text(&r->body, "m:", json, len);
+	char var[64] = "HTTP_META_";
+	size_t i = strlen(var);
+
+	for (; *name != '\0' && i + 1 < sizeof(var); name++)
+		var[i++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+	var[i] = '\0';
+	return FCGX_GetParam(var, r->req->envp);
 }
 
-static void out_subscribe(void *ctx, const char *channel)
+static void fcgi_set_state(void *ctx, const char *name, const char *value)
+{
+	struct response *r = ctx;
+	buf_printf(&r->headers, "Set-Meta-%s: %s\r\n", name, value);
+}
+
+/* One GRIP control message (a "c:"-prefixed TEXT event); frees c. */
+static void grip_control(struct response *r, cJSON *c)
+{
+	char *json = c ? cJSON_PrintUnformatted(c) : NULL;
+
+	if (json == NULL)
+		r->body.oom = true; /* answered as out of memory */
+	else
+		ws_write_text(&r->body, "c:", json, strlen(json));
+	cJSON_free(json);
+	cJSON_Delete(c);
+}
+
+static void fcgi_accept(void *ctx, long keepalive_s, long ping_s)
+{
+	struct response *r = ctx;
+	cJSON *ka = cJSON_CreateObject();
+
+	ws_write(&r->body, WS_OPEN, NULL, 0);
+	buf_printf(&r->headers, "Sec-WebSocket-Extensions: grip\r\n"
+		   "Keep-Alive-Interval: %ld\r\n", keepalive_s);
+	/* GRIP keep-alive: Pushpin pings an idle client, whose pong is
+	 * traffic for condure and NATs, and a request here. */
+	cJSON_AddStringToObject(ka, "type", "keep-alive");
+	cJSON_AddStringToObject(ka, "message-type", "ping");
+	cJSON_AddStringToObject(ka, "content", "keep-alive");
+	cJSON_AddNumberToObject(ka, "timeout", (double)ping_s);
+	grip_control(r, ka);
+}
+
+static void fcgi_subscribe(void *ctx, const char *channel)
 {
 	struct response *r = ctx;
 	cJSON *meta = cJSON_CreateObject(), *sub = cJSON_CreateObject();
-	cJSON *filters = cJSON_CreateArray();
-	char *a = NULL, *b = NULL;
+	cJSON *filters = cJSON_AddArrayToObject(sub, "filters");
 
-	if (meta == NULL || sub == NULL || filters == NULL)
-		goto out;
-	/* skip-self compares this with a publish's meta "sender": a
-	 * connection does not get the copy of its own send. */
+	/* skip-self compares the subscriber's (set-meta) "user" with a
+	 * publish's meta "sender": set to the connection id, a connection
+	 * does not get the copy of its own send. */
 	cJSON_AddStringToObject(meta, "type", "set-meta");
 	cJSON_AddStringToObject(meta, "name", "user");
 	cJSON_AddStringToObject(meta, "value", r->conn_id);
 	cJSON_AddStringToObject(sub, "type", "subscribe");
 	cJSON_AddStringToObject(sub, "channel", channel);
 	cJSON_AddItemToArray(filters, cJSON_CreateString("skip-self"));
-	cJSON_AddItemToObject(sub, "filters", filters);
-	filters = NULL;
-	a = cJSON_PrintUnformatted(meta);
-	b = cJSON_PrintUnformatted(sub);
-	if (a != NULL && b != NULL) {
-		ws_write_text(&r->body, "c:", a, strlen(a));
-		ws_write_text(&r->body, "c:", b, strlen(b));
-	}
-out:
-	cJSON_free(a);
-	cJSON_free(b);
-	cJSON_Delete(filters);
-	cJSON_Delete(meta);
-	cJSON_Delete(sub);
+	grip_control(r, meta);
+	grip_control(r, sub);
 }
 
-static void out_set_state(void *ctx, const char *name, const char *value)
+static void fcgi_send(void *ctx, const char *json, size_t len)
 {
 	struct response *r = ctx;
-	buf_printf(&r->headers, "Set-Meta-%s: %s\r\n", name, value);
+	ws_write_text(&r->body, "m:", json, len);
 }
 
-static size_t out_room(void *ctx)
+static void fcgi_frame(void *ctx, enum ws_type type, const char *data,
+		       size_t len)
+{
+	struct response *r = ctx;
+	ws_write(&r->body, type, data, len);
+}
+
+static size_t fcgi_room(void *ctx)
 {
 	struct response *r = ctx;
 	size_t used = r->body.len + r->headers.len;
 	return used < RESPONSE_BUDGET ? RESPONSE_BUDGET - used : 0;
 }
+
+/* ---- FastCGI ------------------------------------------------------------- */
 
 static void reply_plain(FCGX_Request *req, const char *status,
 			const char *text)
@@ -127,10 +172,30 @@ static char *read_body(FCGX_Request *req, size_t *len, const char **why)
 	return body;
 }
 
-static long long meta_number(FCGX_Request *req, const char *name)
+/* The whole body as events, validated before any is acted on (malloc'd
+ * array, NULL with *why when malformed or out of memory). */
+static struct ws_event *parse_events(const char *body, size_t len, size_t *n,
+				     const char **why)
 {
-	const char *v = FCGX_GetParam(name, req->envp);
-	return v ? strtoll(v, NULL, 10) : 0;
+	struct ws_reader rd;
+	struct ws_event ev, *events;
+	size_t count = 0;
+	int rc;
+
+	ws_reader_init(&rd, body, len);
+	while ((rc = ws_next(&rd, &ev, why)) == 1)
+		count++;
+	if (rc < 0)
+		return NULL;
+	events = calloc(count ? count : 1, sizeof(*events));
+	if (events == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	ws_reader_init(&rd, body, len);
+	for (*n = 0; *n < count && ws_next(&rd, &events[*n], why) == 1; (*n)++)
+		;
+	return events;
 }
 
 static void serve(struct app *app, const struct auth *auth,
@@ -139,24 +204,24 @@ static void serve(struct app *app, const struct auth *auth,
 	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	const char *ctype = FCGX_GetParam("CONTENT_TYPE", req->envp);
 	const char *conn_id = FCGX_GetParam("HTTP_CONNECTION_ID", req->envp);
-	const char *meta_user = FCGX_GetParam("HTTP_META_USER", req->envp);
-	const char *flush = FCGX_GetParam("HTTP_META_FLUSH", req->envp);
-	char user[ID_MAX + 1];
-	struct response resp = { .conn_id = conn_id };
-	struct buf ka = { 0 };
-	struct session s = {
+	struct response resp = { .req = req, .conn_id = conn_id };
+	struct bridge io = {
 		.conn_id = conn_id,
-		.user_id = meta_user,
-		.out = { out_send, out_subscribe, out_set_state, out_room,
-			 &resp },
+		.query = FCGX_GetParam("QUERY_STRING", req->envp),
+		.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp),
+		.get_state = fcgi_get_state,
+		.set_state = fcgi_set_state,
+		.accept = fcgi_accept,
+		.subscribe = fcgi_subscribe,
+		.send = fcgi_send,
+		.frame = fcgi_frame,
+		.room = fcgi_room,
+		.ctx = &resp,
 	};
 	const char *why = NULL;
-	struct ws_reader rd;
-	struct ws_event ev;
-	bool closed = false, flushed = false;
-	size_t len;
+	struct ws_event *events = NULL;
+	size_t len, n = 0;
 	char *body = NULL;
-	int rc;
 
 	if (method == NULL || strcmp(method, "POST") != 0 || ctype == NULL ||
 	    strcmp(ctype, CONTENT_TYPE_EVENTS) != 0) {
@@ -180,112 +245,30 @@ static void serve(struct app *app, const struct auth *auth,
 		reply_plain(req, "400 Bad Request", why);
 		return;
 	}
-	/* Validate the whole body before acting on any of it. */
-	ws_reader_init(&rd, body, len);
-	while ((rc = ws_next(&rd, &ev, &why)) == 1)
-		;
-	if (rc < 0) {
+	events = parse_events(body, len, &n, &why);
+	if (events == NULL) {
 		log_warn("connection %s: bad event stream: %s", conn_id, why);
 		reply_plain(req, "400 Bad Request", why);
 		goto out;
 	}
 	buf_init(&resp.body);
 	buf_init(&resp.headers);
-	if (flush != NULL)
-		snprintf(s.flush, sizeof(s.flush), "%s", flush);
-	session_rate_load(&s, FCGX_GetParam("HTTP_META_RATE", req->envp));
-	s.sweep = meta_number(req, "HTTP_META_SWEEP");
-	s.refresh = meta_number(req, "HTTP_META_REFRESH");
-
-	ws_reader_init(&rd, body, len);
-	while (!closed && ws_next(&rd, &ev, &why) == 1) {
-		if (ev.type == WS_OPEN) {
-			int status = auth_open(auth,
-				FCGX_GetParam("QUERY_STRING", req->envp),
-				FCGX_GetParam("HTTP_AUTHORIZATION", req->envp),
-				user, &why);
-			if (status != 0) {
-				reply_plain(req, status == 401 ?
-					    "401 Unauthorized" :
-					    "400 Bad Request", why);
-				goto out;
-			}
-			s.user_id = user;
-			switch (handle_open(app, &s)) {
-			case OPEN_OK:
-				break;
-			case OPEN_TOO_MANY:
-				reply_plain(req, "429 Too Many Requests",
-					    "too many connections for this user");
-				goto out;
-			case OPEN_UNAVAILABLE:
-				reply_plain(req, "503 Service Unavailable",
-					    "storage is unavailable; retry");
-				goto out;
-			}
-			ws_write(&resp.body, WS_OPEN, NULL, 0);
-			/* GRIP keep-alive: Pushpin pings an idle client, whose
-			 * pong is traffic for condure and NATs, and a request
-			 * here that refreshes the connection's row. */
-			buf_printf(&ka, "{\"type\":\"keep-alive\","
-				   "\"message-type\":\"ping\","
-				   "\"content\":\"keep-alive\",\"timeout\":%ld}",
-				   app->cfg->client_ping_interval);
-			ws_write_text(&resp.body, "c:", ka.data, ka.len);
-			buf_printf(&resp.headers,
-				   "Sec-WebSocket-Extensions: grip\r\n"
-				   "Set-Meta-User: %s\r\n"
-				   "Keep-Alive-Interval: %ld\r\n",
-				   user, app->cfg->keepalive_interval);
-			continue;
-		}
-		if (s.user_id == NULL) {
-			reply_plain(req, "400 Bad Request", "no session: "
-				    "events before OPEN");
-			goto out;
-		}
-		if (!flushed && ev.type != WS_CLOSE &&
-		    ev.type != WS_DISCONNECT) {
-			/* Older messages go out before anything this
-			 * request's frames cause. */
-			handle_flush(app, &s);
-			flushed = true;
-		}
-		switch (ev.type) {
-		case WS_TEXT:
-			handle_text(app, &s, ev.data ? ev.data : "", ev.len);
-			break;
-		case WS_BINARY:
-			handle_unsupported(app, &s, "binary");
-			break;
-		case WS_PING:
-			ws_write(&resp.body, WS_PONG, ev.data ? ev.data : "",
-				 ev.len);
-			break;
-		case WS_CLOSE:
-			handle_close(app, &s);
-			/* Answer with the client's code so the close is clean. */
-			ws_write(&resp.body, WS_CLOSE, ev.data,
-				 ev.data && ev.len >= 2 ? 2 : 0);
-			closed = true;
-			break;
-		case WS_DISCONNECT:
-			handle_close(app, &s);
-			closed = true;
-			break;
-		case WS_PONG:
-		case WS_OPEN:
-			break;
-		}
+	switch (handle_request(app, auth, &io, events, n, &why)) {
+	case REQUEST_OK:
+		break;
+	case REQUEST_BAD:
+		reply_plain(req, "400 Bad Request", why);
+		goto out;
+	case REQUEST_UNAUTHORIZED:
+		reply_plain(req, "401 Unauthorized", why);
+		goto out;
+	case REQUEST_TOO_MANY:
+		reply_plain(req, "429 Too Many Requests", why);
+		goto out;
+	case REQUEST_UNAVAILABLE:
+		reply_plain(req, "503 Service Unavailable", why);
+		goto out;
 	}
-	if (!closed && s.user_id != NULL) {
-		if (!flushed)
-			handle_flush(app, &s);
-		handle_idle(app, &s);
-	}
-	if (s.rate_changed)
-		buf_printf(&resp.headers, "Set-Meta-" STATE_RATE ": %lld:%lld\r\n",
-			   s.tokens, s.tokens_at);
 	if (resp.body.oom || resp.headers.oom) {
 		reply_plain(req, "500 Internal Server Error", "out of memory");
 		goto out;
@@ -298,7 +281,7 @@ static void serve(struct app *app, const struct auth *auth,
 out:
 	buf_free(&resp.body);
 	buf_free(&resp.headers);
-	buf_free(&ka);
+	free(events);
 	free(body);
 }
 

@@ -121,12 +121,12 @@ async def test_only_pushpin_may_call():
             ("an expired Grip-Sig", {"Grip-Sig": grip_sig(exp_in=-60)}),
             ("garbage Grip-Sig", {"Grip-Sig": "x.y.z"})):
         h = dict(headers)
-        h["Meta-User"] = user
+        h["Meta-User-Id"] = user
         st, _ = raw(b"OPEN\r\n", h, f"userId={user}", sig=False)
         eq(st, 403, f"{name}: 403")
         st, _ = raw(text_event(json.dumps(send_frame(
             user, uid("victim"), "c", "forged")).encode()), h, sig=False)
-        eq(st, 403, f"{name}, forged Meta-User on a TEXT: 403")
+        eq(st, 403, f"{name}, forged Meta-User-Id on a TEXT: 403")
     eq(sql_value("SELECT count(*) FROM connections WHERE user_id = :'p1'",
                  user), "0", "no connection row from forged requests")
     eq(sql_value("SELECT count(*) FROM messages WHERE sender_id = :'p1'",
@@ -151,10 +151,10 @@ async def test_hostile_event_streams():
         (b"\x00\x01\x02", "binary junk"),
     ]
     for body, name in bodies:
-        st, _ = raw(body, {"Meta-User": uid("h")})
+        st, _ = raw(body, {"Meta-User-Id": uid("h")})
         eq(st, 400, f"{name}: 400")
     st, _ = raw(b"TEXT 2\r\nab\r\n")
-    eq(st, 400, "a TEXT with no session (no Meta-User): 400")
+    eq(st, 400, "a TEXT with no session (no Meta-User-Id): 400")
     c = await connect(uid("after-hostile"))
     eq(await c.request({"action": "ping"}, "pong"),
        {"type": "pong", "data": {}}, "the workers still serve others")
@@ -179,7 +179,7 @@ def events_in(body):
 
 async def test_hostile_frames():
     user = uid("hostile")
-    meta = {"Meta-User": user}
+    meta = {"Meta-User-Id": user}
     frames = [
         (b'{"action":"ping"\x00}', "invalid_json", "NUL byte in the frame"),
         (b'{"action":"sendMessage","content":"\xff\xfe"}', "invalid_json",
@@ -224,20 +224,34 @@ async def test_sql_injection_strings_are_data():
 
 
 async def test_rate_limit():
-    """A connection sending faster than rate_limit (50/s, burst 100) gets
-    rate_limited for the excess and keeps working."""
+    """A connection asking more of the server than rate_limit (50/s, burst
+    100) gets rate_limited for the excess and keeps working; acks, marks
+    and pings are never refused (PROTOCOL.md 3b)."""
     c = await connect(uid("rate"))
     n = 150
+    conv = uid("rate-conv")
     for _ in range(n):
-        await c.send({"action": "ping"})
+        await c.send({"action": "getMessages", "conversationId": conv})
     got = []
     while len(got) < n:
-        got.append(await c.expect(lambda e: e["type"] in ("pong", "error")))
-    pongs = sum(1 for e in got if e["type"] == "pong")
+        got.append(await c.expect(lambda e: e["type"] in ("messages",
+                                                          "error")))
+    served = sum(1 for e in got if e["type"] == "messages")
     limited = [e for e in got if e["type"] == "error"]
-    ok(100 <= pongs < n, f"the burst is served ({pongs} of {n} pings)")
+    ok(100 <= served < n, f"the burst is served ({served} of {n} requests)")
     ok(limited and all(e["data"]["code"] == "rate_limited" for e in limited),
        f"the rest get rate_limited ({len(limited)})")
+    # Right away, with the budget spent: acks, marks and pings all pass.
+    for i in range(n):
+        await c.send({"action": "ack", "messageIds": [uid(f"nope-{i}")]})
+        await c.send({"action": "markRead", "messageIds": [uid(f"no-{i}")]})
+        await c.send({"action": "ping"})
+    got = []
+    while len(got) < 3 * n:
+        got.append(await c.expect(lambda e: e["type"] in ("ack", "pong",
+                                                          "error")))
+    eq(sum(1 for e in got if e["type"] == "error"), 0,
+       f"then {n} acks, {n} markReads and {n} pings: none refused")
     await asyncio.sleep(2.5)
     eq(await c.request({"action": "ping"}, "pong"),
        {"type": "pong", "data": {}}, "after a pause the connection works")
@@ -260,7 +274,7 @@ async def test_connections_per_user():
 
 async def test_frame_limit():
     st, body = raw(text_event(b'{"action":"ping","pad":"' + b"x" * 300000
-                              + b'"}'), {"Meta-User": uid("frame")})
+                              + b'"}'), {"Meta-User-Id": uid("frame")})
     evs = events_in(body)
     eq((st, [e["data"].get("code") for e in evs if e["type"] == "error"]),
        (200, ["too_large"]), "a frame over max_frame_bytes: too_large")

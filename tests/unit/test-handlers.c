@@ -1,28 +1,64 @@
-/* test-handlers.c - the chat handlers called directly, without FastCGI,
- * WebSocket-over-HTTP or Pushpin: a session whose output functions
- * record what the handlers say, against the test stack's PostgreSQL
- * (PARLEY_TEST_DATABASE_URL; skipped without it, which scripts/test does
- * not allow). This is the seam a second bridge would use. */
+/* test-handlers.c - the transport-free request sequence (request.c and
+ * everything under it) called directly, without FastCGI, Pushpin or
+ * WebSocket-over-HTTP: a recording bridge that keeps the connection state
+ * in memory, as a second bridge would, against the test stack's
+ * PostgreSQL (PARLEY_TEST_DATABASE_URL; skipped without it, which
+ * scripts/test does not allow). */
 #include "common.h"
+
+#include <libpq-fe.h>
+
+#include "auth.h"
 #include "handlers.h"
+#include "request.h"
 #include "tap.h"
 
 #include <unistd.h>
 
+#define MAX_EVENTS 64
+#define MAX_STATE 8
+
+/* A bridge that records what it is told. */
 struct recorder {
-	char events[16][4096];
-	int n;
+	char sent[MAX_EVENTS][4096];
+	int nsent;
 	char channel[256];
-	char state_name[8][32], state_value[8][64];
+	int accepted, pings;
+	char names[MAX_STATE][32], values[MAX_STATE][64];
 	int nstate;
+	int sets; /* set_state calls in the last request */
 };
 
-static void rec_send(void *ctx, const char *json, size_t len)
+static const char *rec_get(void *ctx, const char *name)
 {
 	struct recorder *r = ctx;
-	if (r->n < 16)
-		snprintf(r->events[r->n++], sizeof(r->events[0]), "%.*s",
-			 (int)len, json);
+	for (int i = 0; i < r->nstate; i++)
+		if (strcmp(r->names[i], name) == 0)
+			return r->values[i];
+	return NULL;
+}
+
+static void rec_set(void *ctx, const char *name, const char *value)
+{
+	struct recorder *r = ctx;
+	int i;
+
+	r->sets++;
+	for (i = 0; i < r->nstate; i++)
+		if (strcmp(r->names[i], name) == 0)
+			break;
+	if (i == MAX_STATE)
+		return;
+	if (i == r->nstate)
+		r->nstate++;
+	snprintf(r->names[i], sizeof(r->names[i]), "%s", name);
+	snprintf(r->values[i], sizeof(r->values[i]), "%s", value);
+}
+
+static void rec_accept(void *ctx, long keepalive_s, long ping_s)
+{
+	struct recorder *r = ctx;
+	r->accepted++;
 }
 
 static void rec_subscribe(void *ctx, const char *channel)
@@ -31,13 +67,20 @@ static void rec_subscribe(void *ctx, const char *channel)
 	snprintf(r->channel, sizeof(r->channel), "%s", channel);
 }
 
-static void rec_state(void *ctx, const char *name, const char *value)
+static void rec_send(void *ctx, const char *json, size_t len)
 {
 	struct recorder *r = ctx;
-	if (r->nstate < 8) {
-		snprintf(r->state_name[r->nstate], 32, "%s", name);
-		snprintf(r->state_value[r->nstate++], 64, "%s", value);
-	}
+	if (r->nsent < MAX_EVENTS)
+		snprintf(r->sent[r->nsent++], sizeof(r->sent[0]), "%.*s",
+			 (int)len, json);
+}
+
+static void rec_frame(void *ctx, enum ws_type type, const char *data,
+		      size_t len)
+{
+	struct recorder *r = ctx;
+	if (type == WS_PING)
+		r->pings++;
 }
 
 static size_t rec_room(void *ctx)
@@ -45,11 +88,46 @@ static size_t rec_room(void *ctx)
 	return 900000;
 }
 
-static void text(struct app *app, struct session *s, struct recorder *r,
-		 const char *frame)
+struct conn {
+	struct recorder rec;
+	struct bridge io;
+	char id[64], query[128];
+};
+
+static void conn_init(struct conn *c, const char *id, const char *user)
 {
-	r->n = 0;
-	handle_text(app, s, frame, strlen(frame));
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->query, sizeof(c->query), "userId=%s", user);
+	c->io = (struct bridge){
+		.conn_id = c->id, .query = c->query,
+		.get_state = rec_get, .set_state = rec_set,
+		.accept = rec_accept, .subscribe = rec_subscribe,
+		.send = rec_send, .frame = rec_frame, .room = rec_room,
+		.ctx = &c->rec,
+	};
+}
+
+/* One request with one event; what it sent starts at rec.sent[0]. */
+static enum request_result request(struct app *app, struct auth *auth,
+				   struct conn *c, enum ws_type type,
+				   const char *text)
+{
+	struct ws_event ev = { type, text, text ? strlen(text) : 0 };
+	const char *why = NULL;
+
+	c->rec.nsent = 0;
+	c->rec.pings = 0;
+	c->rec.sets = 0;
+	return handle_request(app, auth, &c->io, &ev, 1, &why);
+}
+
+static int count_containing(const struct recorder *r, const char *needle)
+{
+	int n = 0;
+	for (int i = 0; i < r->nsent; i++)
+		n += strstr(r->sent[i], needle) != NULL;
+	return n;
 }
 
 static long count_rows(struct db *db, const char *sql)
@@ -66,9 +144,10 @@ int main(void)
 	const char *url = getenv("PARLEY_TEST_DATABASE_URL");
 	struct settings cfg;
 	struct app app;
-	struct recorder rec = { .n = 0 };
-	struct session s = { 0 };
-	char conn[64], user[64], frame[512], sql[512];
+	struct auth *auth;
+	static struct conn a, b;
+	char ua[64], ub[64], frame[512], sql[512], err[256];
+	long pid = (long)getpid();
 
 	if (url == NULL) {
 		printf("1..0 # SKIP PARLEY_TEST_DATABASE_URL not set (scripts/test "
@@ -77,64 +156,123 @@ int main(void)
 	}
 	settings_defaults(&cfg);
 	snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", url);
+	snprintf(cfg.auth_mode, sizeof(cfg.auth_mode), "none");
+	cfg.page_messages = 2;
+	auth = auth_new(&cfg, err, sizeof(err));
 	app_init(&app, &cfg, db_new(cfg.database_url, "test-handlers"),
 		 publisher_new("inproc://parley-test-handlers"));
-	snprintf(conn, sizeof(conn), "unit-conn-%ld", (long)getpid());
-	snprintf(user, sizeof(user), "unit-user-%ld", (long)getpid());
-	s.conn_id = conn;
-	s.user_id = user;
-	s.out = (struct session_out){ rec_send, rec_subscribe, rec_state,
-				      rec_room, &rec };
+	snprintf(ua, sizeof(ua), "unit-a-%ld", pid);
+	snprintf(ub, sizeof(ub), "unit-b-%ld", pid);
 
-	is_int(handle_open(&app, &s), OPEN_OK, "handle_open stores the "
-	       "connection");
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM connections WHERE "
-		 "connection_id = '%s' AND user_id = '%s'", conn, user);
-	is_int(count_rows(app.db, sql), 1, "  one connections row");
-	is_str(s.flush, "f:0", "  with a backlog page due");
-	is_str(rec.channel, "", "  and not yet subscribed");
-	handle_flush(&app, &s);
-	ok(strncmp(s.flush, "c:", 2) == 0, "  after an empty backlog: "
-	   "subscribed, catch-up due (%s)", s.flush);
-	snprintf(frame, sizeof(frame), "u:%s", user);
-	is_str(rec.channel, frame, "  to the user's channel");
-
-	snprintf(frame, sizeof(frame), "{\"action\":\"sendMessage\","
-		 "\"messageId\":\"%s-m1\",\"conversationId\":\"c-%s\","
-		 "\"recipientId\":\"%s\",\"content\":\"hello\"}", conn, conn,
-		 "unit-peer");
-	text(&app, &s, &rec, frame);
-	is_int(rec.n, 1, "sendMessage answers once");
-	ok(strstr(rec.events[0], "\"type\":\"ack\"") &&
-	   strstr(rec.events[0], "\"duplicate\":false"),
-	   "  with an ack, duplicate false: %s", rec.events[0]);
-	text(&app, &s, &rec, frame);
-	ok(strstr(rec.events[0], "\"duplicate\":true") != NULL,
-	   "the same messageId again: duplicate true");
+	/* Three messages for b while b is offline, sent by a. */
+	conn_init(&a, "unit-conn-a", ua);
+	is_int(request(&app, auth, &a, WS_OPEN, NULL), REQUEST_OK,
+	       "OPEN: accepted");
+	is_int(a.rec.accepted, 1, "  the bridge is told to accept");
+	is_str(rec_get(&a.rec, "User-Id"), ua, "  state User-Id is the user");
+	is_str(rec_get(&a.rec, "Phase"), "c:0", "  an empty backlog: "
+	       "subscribed, catch-up due");
+	snprintf(frame, sizeof(frame), "u:%s", ua);
+	is_str(a.rec.channel, frame, "  subscribed to the user's channel");
+	is_int(a.rec.pings, 1, "  and a ping asks for the catch-up request");
+	is_int(request(&app, auth, &a, WS_PONG, "parley"), REQUEST_OK,
+	       "the pong's request");
+	is_str(rec_get(&a.rec, "Phase"), "l", "  catch-up done: live");
+	is_int(a.rec.pings, 0, "  no more pings");
+	for (int i = 1; i <= 3; i++) {
+		snprintf(frame, sizeof(frame), "{\"action\":\"sendMessage\","
+			 "\"messageId\":\"%s-m%d\",\"conversationId\":\"c-%ld\","
+			 "\"recipientId\":\"%s\",\"content\":\"hello %d\"}",
+			 ua, i, pid, ub, i);
+		(void)request(&app, auth, &a, WS_TEXT, frame);
+	}
+	ok(a.rec.nsent == 1 && strstr(a.rec.sent[0], "\"type\":\"ack\"") &&
+	   strstr(a.rec.sent[0], "\"duplicate\":false"),
+	   "sendMessage: an ack, duplicate false: %s", a.rec.sent[0]);
+	is_int(a.rec.sets, 1, "  only the rate state changed");
+	(void)request(&app, auth, &a, WS_TEXT, frame);
+	is_int(count_containing(&a.rec, "\"duplicate\":true"), 1,
+	       "the same messageId again: duplicate true");
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM messages WHERE "
-		 "message_id = '%s-m1' AND sender_id = '%s'", conn, user);
-	is_int(count_rows(app.db, sql), 1, "  stored once, sender = user");
+		 "sender_id = '%s'", ua);
+	is_int(count_rows(app.db, sql), 3, "  three rows, sender = user");
 
-	text(&app, &s, &rec, "{\"action\":");
-	ok(strstr(rec.events[0], "\"code\":\"invalid_json\"") != NULL,
-	   "bad JSON: invalid_json");
-	text(&app, &s, &rec, "{\"action\":\"ping\"}");
-	is_str(rec.events[0], "{\"type\":\"pong\",\"data\":{}}", "ping: pong");
+	/* b connects: its backlog in pages of two, pulled by pings. */
+	conn_init(&b, "unit-conn-b", ub);
+	is_int(request(&app, auth, &b, WS_OPEN, NULL), REQUEST_OK,
+	       "b connects");
+	is_int(count_containing(&b.rec, "\"type\":\"message\""), 2,
+	       "  the first page: two messages");
+	ok(strncmp(rec_get(&b.rec, "Phase"), "b:", 2) == 0,
+	   "  backlog phase (%s)", rec_get(&b.rec, "Phase"));
+	is_str(b.rec.channel, "", "  not subscribed yet");
+	is_int(b.rec.pings, 1, "  a ping asks for the next page");
+	(void)request(&app, auth, &b, WS_PONG, "parley");
+	is_int(count_containing(&b.rec, "hello 3"), 1,
+	       "the pong's request: the third message");
+	snprintf(frame, sizeof(frame), "u:%s", ub);
+	is_str(b.rec.channel, frame, "  then subscribed");
+	ok(strncmp(rec_get(&b.rec, "Phase"), "c:", 2) == 0,
+	   "  catch-up due (%s)", rec_get(&b.rec, "Phase"));
+	snprintf(frame, sizeof(frame), "{\"action\":\"ack\",\"messageIds\":"
+		 "[\"%s-m1\",\"%s-m2\",\"%s-m3\",\"nope\"]}", ua, ua, ua);
+	(void)request(&app, auth, &b, WS_TEXT, frame);
+	is_int(b.rec.nsent, 1, "ack: one answer, nothing delivered again");
+	ok(strstr(b.rec.sent[0], "\"skipped\":[\"nope\"]") != NULL,
+	   "  unknown ids are skipped: %s", b.rec.sent[0]);
+	is_str(rec_get(&b.rec, "Phase"), "l", "  catch-up done: live");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM messages WHERE "
+		 "recipient_id = '%s' AND status = 'delivered'", ub);
+	is_int(count_rows(app.db, sql), 3, "  three rows delivered");
+	{
+		int extra = 0;
+		for (int i = 0; i < 5; i++) {
+			(void)request(&app, auth, &b, WS_TEXT,
+				      "{\"action\":\"ping\"}");
+			extra += b.rec.nsent - 1 + b.rec.sets;
+		}
+		is_int(extra, 0, "five later requests: only their pongs, "
+		       "no state written");
+	}
 
+	/* Acks are never refused for the rate. */
+	cfg.rate_limit = 1;
+	cfg.rate_burst = 1;
+	for (int i = 0; i < 20; i++)
+		(void)request(&app, auth, &b, WS_TEXT, frame);
+	is_int(count_containing(&b.rec, "rate_limited"), 0,
+	       "20 acks over a 1/s budget: none refused");
+	(void)request(&app, auth, &b, WS_TEXT, "{\"action\":\"typing\","
+		      "\"recipientId\":\"x\"}");
+	(void)request(&app, auth, &b, WS_TEXT, "{\"action\":\"typing\","
+		      "\"recipientId\":\"x\"}");
+	is_int(count_containing(&b.rec, "rate_limited"), 1,
+	       "  but typing over it is");
+	cfg.rate_limit = 50;
+	cfg.rate_burst = 100;
+
+	(void)request(&app, auth, &a, WS_TEXT, "{\"action\":");
+	is_int(count_containing(&a.rec, "\"code\":\"invalid_json\""), 1,
+	       "bad JSON: invalid_json");
+	(void)request(&app, auth, &a, WS_TEXT, "{\"action\":\"ping\"}");
+	is_str(a.rec.sent[0], "{\"type\":\"pong\",\"data\":{}}", "ping: pong");
 	snprintf(frame, sizeof(frame), "{\"action\":\"getMessages\","
-		 "\"conversationId\":\"c-%s\"}", conn);
-	text(&app, &s, &rec, frame);
-	ok(strstr(rec.events[0], "\"type\":\"messages\"") &&
-	   strstr(rec.events[0], "\"content\":\"hello\"") &&
-	   strstr(rec.events[0], "\"hasMore\":false"),
-	   "getMessages: the message, hasMore false");
+		 "\"conversationId\":\"c-%ld\"}", pid);
+	(void)request(&app, auth, &a, WS_TEXT, frame);
+	ok(strstr(a.rec.sent[0], "\"type\":\"messages\"") &&
+	   strstr(a.rec.sent[0], "\"content\":\"hello 3\"") &&
+	   strstr(a.rec.sent[0], "\"hasMore\":false"),
+	   "getMessages: the messages, hasMore false");
 
-	handle_close(&app, &s);
+	(void)request(&app, auth, &a, WS_DISCONNECT, NULL);
+	(void)request(&app, auth, &b, WS_CLOSE, "\x03\xe8");
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM connections WHERE "
-		 "connection_id = '%s'", conn);
-	is_int(count_rows(app.db, sql), 0, "handle_close deletes the row");
+		 "connection_id IN ('unit-conn-a', 'unit-conn-b')");
+	is_int(count_rows(app.db, sql), 0, "DISCONNECT and CLOSE delete the "
+	       "rows");
 
 	db_free(app.db);
 	publisher_free(app.pub);
+	auth_free(auth);
 	return done_testing();
 }

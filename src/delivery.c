@@ -1,0 +1,134 @@
+/* delivery.c - see delivery.h. */
+#include "common.h"
+#include "delivery.h"
+#include "events.h"
+#include "handlers.h"
+#include "log.h"
+
+#include <time.h>
+
+/* Room kept free in every answer for the small events that follow. */
+#define ROOM_RESERVE 4096
+/* The payload of the pings that ask for the next request. */
+#define PULL_PING "parley"
+
+size_t delivery_room(struct session *s)
+{
+	size_t r = s->io->room(s->io->ctx);
+	return r > ROOM_RESERVE ? r - ROOM_RESERVE : 0;
+}
+
+void delivery_start(struct app *app, struct session *s)
+{
+	long long now = (long long)time(NULL);
+
+	s->state.phase = PHASE_BACKLOG;
+	s->state.after = 0;
+	s->state.sweep_at = now + app->cfg->redelivery_interval;
+	s->state.refresh_at = now + app->cfg->connection_ttl / 2;
+}
+
+enum page { PAGE_DONE, PAGE_MORE, PAGE_FAILED };
+
+/* Sends the user's unacked messages after seq `after` (with min_age >= 0
+ * only those older than that many seconds), as many as fit; *last
+ * becomes the last seq sent. */
+static enum page deliver_page(struct app *app, struct session *s,
+			      long long after, long min_age, long long *last)
+{
+	struct message_list l;
+	enum page result;
+	int i;
+
+	*last = after;
+	if (store_pending(app->db, s->user_id, after, min_age,
+			  app->cfg->page_messages, &l) != DB_OK)
+		return PAGE_FAILED; /* again with the next request */
+	for (i = 0; i < l.n; i++) {
+		char *json = event_message(&l.items[i]);
+		bool fits = json != NULL && strlen(json) <= delivery_room(s);
+		if (fits) {
+			s->io->send(s->io->ctx, json, strlen(json));
+			*last = l.items[i].seq;
+		}
+		event_free(json);
+		if (!fits)
+			break;
+	}
+	result = i == l.n && l.n < app->cfg->page_messages ? PAGE_DONE
+							    : PAGE_MORE;
+	message_list_free(&l);
+	return result;
+}
+
+/* Asks the client's stack for a pong: the next request, at once. */
+static void pull(struct session *s)
+{
+	s->io->frame(s->io->ctx, WS_PING, PULL_PING, strlen(PULL_PING));
+}
+
+static void deliver_backlog(struct app *app, struct session *s)
+{
+	long long last;
+	enum page p = deliver_page(app, s, s->state.after, -1, &last);
+
+	if (p == PAGE_FAILED)
+		return;
+	s->state.after = last;
+	if (p == PAGE_DONE) {
+		char channel[ID_MAX + 8];
+		user_channel(channel, sizeof(channel), s->user_id);
+		s->io->subscribe(s->io->ctx, channel);
+		s->state.phase = PHASE_CATCHUP;
+	}
+	pull(s);
+}
+
+/* CATCHUP (min_age -1) and SWEEP: pages until nothing is left. */
+static void deliver_rest(struct app *app, struct session *s, long min_age)
+{
+	long long last;
+	enum page p = deliver_page(app, s, s->state.after, min_age, &last);
+
+	if (p == PAGE_FAILED)
+		return;
+	s->state.after = last;
+	if (p == PAGE_DONE) {
+		s->state.phase = PHASE_LIVE;
+		s->state.after = 0;
+	} else {
+		pull(s);
+	}
+}
+
+void delivery_due(struct app *app, struct session *s)
+{
+	long long now = (long long)time(NULL);
+
+	switch (s->state.phase) {
+	case PHASE_BACKLOG:
+		deliver_backlog(app, s);
+		break;
+	case PHASE_CATCHUP:
+		deliver_rest(app, s, -1);
+		break;
+	case PHASE_SWEEP:
+		deliver_rest(app, s, app->cfg->redelivery_interval);
+		break;
+	case PHASE_LIVE:
+		if (s->state.sweep_at <= now) {
+			/* What a lost publish or a dropped client buffer
+			 * kept from this connection, in pages. */
+			s->state.phase = PHASE_SWEEP;
+			s->state.after = 0;
+			s->state.sweep_at = now + app->cfg->redelivery_interval;
+			deliver_rest(app, s, app->cfg->redelivery_interval);
+		}
+		break;
+	case PHASE_NONE:
+		return;
+	}
+	if (s->state.refresh_at != 0 && s->state.refresh_at <= now &&
+	    store_touch(app->db, s->conn_id, app->cfg->connection_ttl) == DB_OK)
+		s->state.refresh_at = now + app->cfg->connection_ttl / 2;
+}

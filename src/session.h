@@ -1,0 +1,70 @@
+/* session.h - what the chat's handlers see of a worker and a connection.
+ *
+ * Layers, and the one direction calls go:
+ *   bridge adapter (parley-ws.c: libfcgi + WebSocket-over-HTTP + GRIP)
+ *     -> request.c   the order of work in one request, transport-free
+ *       -> handlers.c (actions), delivery.c (backlog, catch-up, sweep)
+ *         -> events.c (JSON), store.c (SQL), publish.c (Pushpin)
+ * A bridge fills a struct bridge with its outputs and state store, and
+ * calls handle_request(); nothing below request.c knows which bridge.
+ */
+#ifndef PARLEY_SESSION_H
+#define PARLEY_SESSION_H
+
+#include "connstate.h"
+#include "protocol.h"
+#include "publish.h"
+#include "settings.h"
+#include "store.h"
+#include "wsevent.h"
+
+/* Per-worker: read-only configuration, the database connection and the
+ * publisher. */
+struct app {
+	const struct settings *cfg;
+	struct limits limits;
+	struct db *db;
+	struct publisher *pub;
+};
+
+/* What a bridge provides for one request of one connection. */
+struct bridge {
+	const char *conn_id;       /* the bridge's id of the connection */
+	const char *query;         /* the handshake's query string */
+	const char *authorization; /* the handshake's Authorization, or NULL */
+	/* connection state (connstate.h), kept between requests */
+	const char *(*get_state)(void *ctx, const char *name);
+	void (*set_state)(void *ctx, const char *name, const char *value);
+	/* the handshake is accepted: answer OPEN, keep the connection
+	 * alive (a request every keepalive_s, a client ping after
+	 * ping_s of silence) */
+	void (*accept)(void *ctx, long keepalive_s, long ping_s);
+	/* from now on, deliver `channel`'s publishes to this connection,
+	 * except those published with this connection's id as skip_conn */
+	void (*subscribe)(void *ctx, const char *channel);
+	/* one JSON text message to the client */
+	void (*send)(void *ctx, const char *json, size_t len);
+	/* a bare WebSocket frame to the client: WS_PONG, WS_PING (the
+	 * client's stack answers with a pong, which comes back as a
+	 * request: how the backend asks for the next one), WS_CLOSE */
+	void (*frame)(void *ctx, enum ws_type type, const char *data,
+		      size_t len);
+	/* bytes this answer may still grow by */
+	size_t (*room)(void *ctx);
+	void *ctx;
+};
+
+struct session {
+	const char *conn_id;
+	const char *user_id;     /* points into state.user_id */
+	struct conn_state state; /* changed freely; saved by request.c */
+	struct bridge *io;
+};
+
+void app_init(struct app *app, const struct settings *cfg, struct db *db,
+	      struct publisher *pub);
+
+/* "u:" + user id: the channel every connection of a user listens to. */
+void user_channel(char *out, size_t size, const char *user_id);
+
+#endif

@@ -1,0 +1,416 @@
+/* store.c - see store.h. Each statement's parameter order ($n) and
+ * column order stand next to its SQL; nothing else knows them.
+ *
+ * Trust: as db.c: the database's answers are trusted, parameters come
+ * from validated requests and only ever travel as parameters.
+ */
+#include "common.h"
+
+#include <libpq-fe.h>
+
+#include "store.h"
+#include "log.h"
+#include "protocol.h"
+
+/* RFC 3339 UTC, whole seconds, as the original design wrote times. */
+#define UTC(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* The message as events carry it: the columns of struct message, in this
+ * order, first in every query that returns messages (message_row()). A
+ * deleted message's content is never served again. */
+#define MSG_COLUMNS \
+	"message_id, conversation_id, sender_id, sender_name, recipient_id, " \
+	"CASE WHEN is_deleted THEN '' ELSE content END, " \
+	"COALESCE(sent_at_text, " UTC("received_at") "), " \
+	"status, is_deleted, reply_to_message_id, " \
+	"CASE WHEN is_deleted AND reply_to_content IS NOT NULL THEN '' " \
+	"ELSE reply_to_content END, reply_to_sender_name, seq"
+enum { MC_ID, MC_CONV, MC_SENDER, MC_SENDER_NAME, MC_RECIPIENT, MC_CONTENT,
+       MC_TIMESTAMP, MC_STATUS, MC_DELETED, MC_REPLY_ID, MC_REPLY_CONTENT,
+       MC_REPLY_SENDER_NAME, MC_SEQ, MC_NCOLS };
+
+static const char *opt_value(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static bool flag(PGresult *r, int row, int col)
+{
+	return PQgetvalue(r, row, col)[0] == 't';
+}
+
+static void message_row(PGresult *r, int row, struct message *m)
+{
+	m->id = PQgetvalue(r, row, MC_ID);
+	m->conversation_id = PQgetvalue(r, row, MC_CONV);
+	m->sender_id = PQgetvalue(r, row, MC_SENDER);
+	m->sender_name = opt_value(r, row, MC_SENDER_NAME);
+	m->recipient_id = PQgetvalue(r, row, MC_RECIPIENT);
+	m->content = PQgetvalue(r, row, MC_CONTENT);
+	m->timestamp = PQgetvalue(r, row, MC_TIMESTAMP);
+	m->status = PQgetvalue(r, row, MC_STATUS);
+	m->is_deleted = flag(r, row, MC_DELETED);
+	m->reply_to_message_id = opt_value(r, row, MC_REPLY_ID);
+	m->reply_to_content = opt_value(r, row, MC_REPLY_CONTENT);
+	m->reply_to_sender_name = opt_value(r, row, MC_REPLY_SENDER_NAME);
+	m->seq = strtoll(PQgetvalue(r, row, MC_SEQ), NULL, 10);
+}
+
+/* Takes r; the list owns it from here on. */
+static enum db_status message_list_take(PGresult *r, int max,
+					struct message_list *out)
+{
+	int n = PQntuples(r) < max ? PQntuples(r) : max;
+
+	out->n = 0;
+	out->res = r;
+	out->items = n > 0 ? calloc((size_t)n, sizeof(*out->items)) : NULL;
+	if (n > 0 && out->items == NULL) {
+		message_list_free(out);
+		return DB_ERROR;
+	}
+	for (out->n = 0; out->n < n; out->n++)
+		message_row(r, out->n, &out->items[out->n]);
+	return DB_OK;
+}
+
+void message_list_free(struct message_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->items);
+	PQclear(l->res);
+	*l = (struct message_list){ 0 };
+}
+
+/* ---- sendMessage ------------------------------------------------------- */
+
+/* $1 id, $2 conversation, $3 sender, $4 sender name, $5 recipient,
+ * $6 content, $7 timestamp, $8 reply id, $9 reply content, $10 reply
+ * sender name, $11 the sending connection.
+ * Idempotent insert: the new row, or the existing row with the same
+ * message_id (inserted false) so the caller can tell a duplicate from a
+ * conflict. Columns: MSG_COLUMNS, then SEND_*. The two EXISTS read the
+ * connections table in the statement's snapshot. */
+static const struct statement st_send = { "send",
+	"WITH ins AS (INSERT INTO messages (message_id, conversation_id, "
+	"sender_id, sender_name, recipient_id, content, sent_at, "
+	"sent_at_text, reply_to_message_id, reply_to_content, "
+	"reply_to_sender_name) VALUES ($1, $2, $3, $4, $5, $6, "
+	"$7::text::timestamptz, $7::text, $8, $9, $10) "
+	"ON CONFLICT (message_id) DO NOTHING "
+	"RETURNING " MSG_COLUMNS ", true AS inserted, "
+	UTC("received_at") " AS acked_at), "
+	"r AS (SELECT * FROM ins UNION ALL "
+	"SELECT " MSG_COLUMNS ", false, " UTC("received_at")
+	" FROM messages WHERE message_id = $1 "
+	"AND NOT EXISTS (SELECT 1 FROM ins)) "
+	"SELECT r.*, "
+	"EXISTS (SELECT 1 FROM connections WHERE user_id = $5), "
+	"EXISTS (SELECT 1 FROM connections WHERE user_id = $3 "
+	"AND connection_id <> $11) FROM r", 11 };
+enum { SEND_INSERTED = MC_NCOLS, SEND_ACKED_AT, SEND_RECIPIENT_ONLINE,
+       SEND_SENDER_OTHERS };
+
+enum db_status store_message(struct db *db, const struct message_in *in,
+			     const char *conn_id, struct stored *out)
+{
+	const char *params[11] = {
+		in->id, in->conversation_id, in->sender_id, in->sender_name,
+		in->recipient_id, in->content, in->timestamp,
+		in->reply_to_message_id, in->reply_to_content,
+		in->reply_to_sender_name, conn_id,
+	};
+	enum db_status st;
+	PGresult *r = db_run(db, &st_send, params, &st);
+
+	*out = (struct stored){ 0 };
+	if (r == NULL)
+		return st;
+	if (PQntuples(r) != 1) {
+		/* A concurrent insert of the same id: retry. */
+		PQclear(r);
+		return DB_UNAVAILABLE;
+	}
+	out->inserted = flag(r, 0, SEND_INSERTED);
+	out->acked_at = PQgetvalue(r, 0, SEND_ACKED_AT);
+	out->recipient_online = flag(r, 0, SEND_RECIPIENT_ONLINE);
+	out->sender_has_others = flag(r, 0, SEND_SENDER_OTHERS);
+	return message_list_take(r, 1, &out->row);
+}
+
+void stored_free(struct stored *s)
+{
+	if (s != NULL)
+		message_list_free(&s->row);
+}
+
+/* ---- ack, markRead ------------------------------------------------------ */
+
+/* $1 ids text[], $2 user. One statement that applies what it may and
+ * reports, per requested id in request order, whether the id is the
+ * user's (else skipped) and whether this call changed it. */
+#define RECEIPT_SQL(set, from_status, at) \
+	"WITH req AS (SELECT id, min(ord) AS ord " \
+	"  FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord) " \
+	"  GROUP BY id), " \
+	"upd AS (UPDATE messages m SET " set " FROM req " \
+	"  WHERE m.message_id = req.id AND m.recipient_id = $2 " \
+	"  AND m.status IN " from_status \
+	"  RETURNING m.message_id, m.sender_id, m.conversation_id, " \
+	"  m.is_deleted, " at " AS at) " \
+	"SELECT req.id, m.message_id IS NOT NULL, upd.message_id IS NOT NULL, " \
+	"  upd.sender_id, upd.conversation_id, upd.is_deleted, " \
+	UTC("upd.at") \
+	" FROM req LEFT JOIN messages m " \
+	"  ON m.message_id = req.id AND m.recipient_id = $2 " \
+	"LEFT JOIN upd ON upd.message_id = req.id ORDER BY req.ord"
+enum { RC_ID, RC_MINE, RC_CHANGED, RC_SENDER, RC_CONV, RC_DELETED, RC_AT };
+
+static const struct statement st_ack = { "ack",
+	RECEIPT_SQL("status = 'delivered', delivered_at = now()",
+		    "('sent')", "m.delivered_at"), 2 };
+static const struct statement st_read = { "read",
+	RECEIPT_SQL("status = 'read', read_at = now(), "
+		    "delivered_at = COALESCE(m.delivered_at, now())",
+		    "('sent', 'delivered')", "m.read_at"), 2 };
+
+enum db_status store_receipts(struct db *db, bool read, const char *user_id,
+			      const char *const *ids, int nids,
+			      struct receipt_list *out)
+{
+	char *arr = db_text_array(ids, nids);
+	const char *params[2] = { arr, user_id };
+	enum db_status st = DB_ERROR;
+	PGresult *r = NULL;
+	int n;
+
+	*out = (struct receipt_list){ 0 };
+	if (arr != NULL)
+		r = db_run(db, read ? &st_read : &st_ack, params, &st);
+	free(arr);
+	if (r == NULL)
+		return st;
+	n = PQntuples(r);
+	out->res = r;
+	out->items = n > 0 ? calloc((size_t)n, sizeof(*out->items)) : NULL;
+	if (n > 0 && out->items == NULL) {
+		receipt_list_free(out);
+		return DB_ERROR;
+	}
+	for (out->n = 0; out->n < n; out->n++) {
+		struct receipt *c = &out->items[out->n];
+		int i = out->n;
+		c->id = PQgetvalue(r, i, RC_ID);
+		c->mine = flag(r, i, RC_MINE);
+		c->changed = flag(r, i, RC_CHANGED);
+		if (c->changed) {
+			c->sender_id = PQgetvalue(r, i, RC_SENDER);
+			c->conversation_id = PQgetvalue(r, i, RC_CONV);
+			c->is_deleted = flag(r, i, RC_DELETED);
+			c->at = PQgetvalue(r, i, RC_AT);
+		}
+	}
+	return DB_OK;
+}
+
+void receipt_list_free(struct receipt_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->items);
+	PQclear(l->res);
+	*l = (struct receipt_list){ 0 };
+}
+
+/* ---- deleteMessage ------------------------------------------------------ */
+
+/* $1 message, $2 user. The row as it was before this call, and whether
+ * this call deleted it; the caller tells sender, recipient and stranger. */
+static const struct statement st_delete = { "delete",
+	"WITH upd AS (UPDATE messages SET is_deleted = true "
+	"WHERE message_id = $1 AND sender_id = $2 AND NOT is_deleted "
+	"RETURNING message_id) "
+	"SELECT sender_id, recipient_id, conversation_id, status, "
+	"(SELECT count(*) FROM upd) > 0, " UTC("now()")
+	" FROM messages WHERE message_id = $1", 2 };
+enum { DC_SENDER, DC_RECIPIENT, DC_CONV, DC_STATUS, DC_CHANGED, DC_AT };
+
+enum db_status store_delete(struct db *db, const char *message_id,
+			    const char *user_id, struct deletion *out)
+{
+	const char *params[2] = { message_id, user_id };
+	enum db_status st;
+	PGresult *r = db_run(db, &st_delete, params, &st);
+
+	*out = (struct deletion){ 0 };
+	if (r == NULL)
+		return st;
+	out->res = r;
+	out->found = PQntuples(r) == 1;
+	if (out->found) {
+		out->sender_id = PQgetvalue(r, 0, DC_SENDER);
+		out->recipient_id = PQgetvalue(r, 0, DC_RECIPIENT);
+		out->conversation_id = PQgetvalue(r, 0, DC_CONV);
+		out->status = PQgetvalue(r, 0, DC_STATUS);
+		out->changed = flag(r, 0, DC_CHANGED);
+		out->at = PQgetvalue(r, 0, DC_AT);
+	}
+	return DB_OK;
+}
+
+void deletion_free(struct deletion *d)
+{
+	if (d == NULL)
+		return;
+	PQclear(d->res);
+	*d = (struct deletion){ 0 };
+}
+
+/* ---- offline delivery, redelivery ---------------------------------------- */
+
+/* $1 user, $2 after seq, $3 limit, $4 min age in seconds or NULL.
+ * Columns: MSG_COLUMNS. Served by messages_pending_idx. */
+static const struct statement st_pending = { "pending",
+	"SELECT " MSG_COLUMNS " FROM messages "
+	"WHERE recipient_id = $1 AND status = 'sent' AND NOT is_deleted "
+	"AND seq > $2::bigint AND ($4::int IS NULL OR "
+	"received_at < now() - make_interval(secs => $4::int)) "
+	"ORDER BY seq LIMIT $3::int", 4 };
+
+enum db_status store_pending(struct db *db, const char *user_id,
+			     long long after, long min_age, long limit,
+			     struct message_list *out)
+{
+	char after_s[24], limit_s[24], age_s[24];
+	const char *params[4] = { user_id, after_s, limit_s,
+				  min_age >= 0 ? age_s : NULL };
+	enum db_status st;
+	PGresult *r;
+
+	*out = (struct message_list){ 0 };
+	snprintf(after_s, sizeof(after_s), "%lld", after);
+	snprintf(limit_s, sizeof(limit_s), "%ld", limit);
+	snprintf(age_s, sizeof(age_s), "%ld", min_age);
+	r = db_run(db, &st_pending, params, &st);
+	if (r == NULL)
+		return st;
+	return message_list_take(r, PQntuples(r), out);
+}
+
+/* ---- history -------------------------------------------------------------- */
+
+/* $1 message, $2 conversation. Column: seq. */
+static const struct statement st_before_seq = { "before_seq",
+	"SELECT seq FROM messages "
+	"WHERE message_id = $1 AND conversation_id = $2", 2 };
+
+/* $1 conversation, $2 user, $3 before seq or NULL, $4 before time or
+ * NULL, $5 limit. Columns: MSG_COLUMNS. */
+static const struct statement st_history = { "history",
+	"SELECT " MSG_COLUMNS " FROM messages "
+	"WHERE conversation_id = $1 AND (sender_id = $2 OR "
+	"recipient_id = $2) AND ($3::bigint IS NULL OR seq < $3::bigint) "
+	"AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz) "
+	"ORDER BY seq DESC LIMIT $5::int", 5 };
+
+enum db_status store_history(struct db *db, const char *conversation_id,
+			     const char *user_id, const char *before,
+			     int limit, struct message_list *out)
+{
+	const char *params[5] = { conversation_id, user_id, NULL, NULL, NULL };
+	char seq[32], limit_s[16];
+	enum db_status st;
+	PGresult *r;
+
+	*out = (struct message_list){ 0 };
+	if (before != NULL) {
+		const char *bp[2] = { before, conversation_id };
+		r = db_run(db, &st_before_seq, bp, &st);
+		if (r == NULL)
+			return st;
+		if (PQntuples(r) == 1) {
+			snprintf(seq, sizeof(seq), "%s", PQgetvalue(r, 0, 0));
+			params[2] = seq;
+		} else if (valid_rfc3339(before)) {
+			params[3] = before;
+		}
+		PQclear(r);
+		if (params[2] == NULL && params[3] == NULL)
+			return DB_NOT_FOUND;
+	}
+	snprintf(limit_s, sizeof(limit_s), "%d", limit);
+	params[4] = limit_s;
+	r = db_run(db, &st_history, params, &st);
+	if (r == NULL)
+		return st;
+	return message_list_take(r, PQntuples(r), out);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+/* $1 connection, $2 user, $3 ttl seconds, $4 max connections of the user.
+ * No row back: the user already holds $4 connections. A soft limit: two
+ * connects at the same instant may both pass. */
+static const struct statement st_connect = { "connect",
+	"INSERT INTO connections "
+	"(connection_id, user_id, connected_at, expires_at) "
+	"SELECT $1, $2, now(), now() + make_interval(secs => $3::int) "
+	"WHERE (SELECT count(*) FROM connections WHERE user_id = $2 "
+	"AND connection_id <> $1) < $4::int "
+	"ON CONFLICT (connection_id) DO UPDATE SET "
+	"user_id = EXCLUDED.user_id, connected_at = EXCLUDED.connected_at, "
+	"expires_at = EXCLUDED.expires_at RETURNING 1", 4 };
+
+/* $1 connection. */
+static const struct statement st_disconnect = { "disconnect",
+	"DELETE FROM connections WHERE connection_id = $1", 1 };
+
+/* $1 connection, $2 ttl seconds. */
+static const struct statement st_touch = { "touch",
+	"UPDATE connections SET expires_at = "
+	"now() + make_interval(secs => $2::int) "
+	"WHERE connection_id = $1", 2 };
+
+/* Runs a statement whose rows are not needed. */
+static enum db_status run_only(struct db *db, const struct statement *s,
+			       const char *const *params, int *rows)
+{
+	enum db_status st;
+	PGresult *r = db_run(db, s, params, &st);
+
+	if (r != NULL && rows != NULL)
+		*rows = PQntuples(r);
+	PQclear(r);
+	return st;
+}
+
+enum db_status store_connect(struct db *db, const char *conn_id,
+			     const char *user_id, long ttl, long max)
+{
+	char ttl_s[24], max_s[24];
+	const char *params[4] = { conn_id, user_id, ttl_s, max_s };
+	enum db_status st;
+	int rows = 0;
+
+	snprintf(ttl_s, sizeof(ttl_s), "%ld", ttl);
+	snprintf(max_s, sizeof(max_s), "%ld", max);
+	st = run_only(db, &st_connect, params, &rows);
+	return st == DB_OK && rows == 0 ? DB_FULL : st;
+}
+
+enum db_status store_disconnect(struct db *db, const char *conn_id)
+{
+	const char *params[1] = { conn_id };
+	return run_only(db, &st_disconnect, params, NULL);
+}
+
+enum db_status store_touch(struct db *db, const char *conn_id, long ttl)
+{
+	char ttl_s[24];
+	const char *params[2] = { conn_id, ttl_s };
+
+	snprintf(ttl_s, sizeof(ttl_s), "%ld", ttl);
+	return run_only(db, &st_touch, params, NULL);
+}

@@ -1,0 +1,126 @@
+/* store.h - the chat's rows in PostgreSQL, as typed calls.
+ *
+ * Every call here is one prepared statement (store.c holds the SQL, with
+ * its parameter and column order beside it) and takes and returns
+ * structs: no PGresult, column index or positional parameter leaves
+ * store.c. Strings in results point into storage owned by the result
+ * struct and live until its *_free().
+ *
+ * Every call returns DB_OK, DB_UNAVAILABLE (the database is unreachable
+ * or overloaded: the client may retry) or DB_ERROR (the query failed).
+ */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+
+#include "db.h"
+
+/* A message as events carry it (PROTOCOL.md section 3, "message"). */
+struct message {
+	const char *id;
+	const char *conversation_id;
+	const char *sender_id;
+	const char *sender_name;          /* NULL: not given */
+	const char *recipient_id;
+	const char *content;              /* "" once deleted */
+	const char *timestamp;            /* the sender's, else receive time */
+	const char *status;               /* sent, delivered, read */
+	bool is_deleted;
+	const char *reply_to_message_id;  /* NULL: not given */
+	const char *reply_to_content;     /* NULL: not given */
+	const char *reply_to_sender_name; /* NULL: not given */
+	long long seq;                    /* receive order */
+};
+
+struct message_list {
+	int n;
+	struct message *items;
+	void *res; /* owns the strings */
+};
+void message_list_free(struct message_list *l);
+
+/* A new message from the connection's user. */
+struct message_in {
+	const char *id;
+	const char *conversation_id;
+	const char *sender_id; /* the connection's user */
+	const char *sender_name;
+	const char *recipient_id;
+	const char *content;
+	const char *timestamp;
+	const char *reply_to_message_id;
+	const char *reply_to_content;
+	const char *reply_to_sender_name;
+};
+
+struct stored {
+	bool inserted;         /* false: this message_id existed already */
+	struct message_list row; /* the row as stored (one item) */
+	const char *acked_at;  /* the ack's timestamp: the receive time */
+	/* Whether anyone could be listening, from the connections table at
+	 * the time of the insert: lets the caller skip a publish that no
+	 * connection is subscribed to. (A stale row only means one publish
+	 * too many.) */
+	bool recipient_online;
+	bool sender_has_others; /* a connection of the sender but this one */
+};
+void stored_free(struct stored *s);
+
+/* Idempotent insert. A duplicate from another sender comes back with
+ * inserted false and row.items[0].sender_id not the sender's. */
+enum db_status store_message(struct db *db, const struct message_in *in,
+			     const char *conn_id, struct stored *out) MUST_CHECK;
+
+/* ack (delivered) and markRead (read): per requested id, in request
+ * order (duplicates folded). */
+struct receipt {
+	const char *id;
+	bool mine;    /* addressed to the user (else "skipped") */
+	bool changed; /* this call moved its status: notify the sender */
+	const char *sender_id;        /* when changed */
+	const char *conversation_id;  /* when changed */
+	bool is_deleted;              /* when changed */
+	const char *at;               /* when changed */
+};
+struct receipt_list {
+	int n;
+	struct receipt *items;
+	void *res;
+};
+void receipt_list_free(struct receipt_list *l);
+enum db_status store_receipts(struct db *db, bool read, const char *user_id,
+			      const char *const *ids, int nids,
+			      struct receipt_list *out) MUST_CHECK;
+
+/* deleteMessage: the row as it was, and whether this call deleted it. */
+struct deletion {
+	bool found;
+	const char *sender_id, *recipient_id, *conversation_id, *status, *at;
+	bool changed;
+	void *res;
+};
+void deletion_free(struct deletion *d);
+enum db_status store_delete(struct db *db, const char *message_id,
+			    const char *user_id, struct deletion *out)
+    MUST_CHECK;
+
+/* The user's messages that no device acked, in receive order, after seq
+ * `after`; with min_age >= 0 only those older than min_age seconds. */
+enum db_status store_pending(struct db *db, const char *user_id,
+			     long long after, long min_age, long limit,
+			     struct message_list *out) MUST_CHECK;
+
+/* History, newest first. `before` (may be NULL) is a message id of the
+ * conversation or an RFC 3339 time; DB_NOT_FOUND when it is neither. */
+enum db_status store_history(struct db *db, const char *conversation_id,
+			     const char *user_id, const char *before,
+			     int limit, struct message_list *out) MUST_CHECK;
+
+/* Connections. store_connect: DB_FULL when the user holds max already. */
+enum db_status store_connect(struct db *db, const char *conn_id,
+			     const char *user_id, long ttl, long max)
+    MUST_CHECK;
+enum db_status store_disconnect(struct db *db, const char *conn_id);
+enum db_status store_touch(struct db *db, const char *conn_id, long ttl)
+    MUST_CHECK;
+
+#endif
