@@ -115,8 +115,8 @@ static int open_none(const char *query, char *user, const char **why)
 	size_t len = 0;
 
 	switch (query_get(query, "userId", user, ID_MAX + 1, &len)) {
-	case QUERY_MALFORMED:
-		*why = "malformed percent escape in the query string";
+	case QUERY_NO_MEMORY:
+		*why = "out of memory reading the query string";
 		return 400;
 	case QUERY_DUPLICATE:
 		*why = "userId given more than once";
@@ -126,10 +126,6 @@ static int open_none(const char *query, char *user, const char **why)
 		return 400;
 	case QUERY_FOUND:
 		break;
-	}
-	if (len <= ID_MAX && stray_percent(user, len)) {
-		*why = "malformed percent escape in the query string";
-		return 400;
 	}
 	if (len > ID_MAX || !valid_id(user, len)) {
 		*why = "userId must be 1..128 printable ASCII characters "
@@ -152,8 +148,8 @@ int auth_open(const struct auth *a, const char *query,
 	switch (query_get(query, "userId", token, sizeof(token), &len)) {
 	case QUERY_ABSENT:
 		break;
-	case QUERY_MALFORMED:
-		*why = "malformed percent escape in the query string";
+	case QUERY_NO_MEMORY:
+		*why = "out of memory reading the query string";
 		return 400;
 	default:
 		*why = "userId is not accepted in auth mode jwt: connect "
@@ -161,8 +157,8 @@ int auth_open(const struct auth *a, const char *query,
 		return 401;
 	}
 	switch (query_get(query, "token", token, sizeof(token), &len)) {
-	case QUERY_MALFORMED:
-		*why = "malformed percent escape in the query string";
+	case QUERY_NO_MEMORY:
+		*why = "out of memory reading the query string";
 		return 400;
 	case QUERY_DUPLICATE:
 		*why = "token given more than once";

@@ -2,31 +2,25 @@
 #include "common.h"
 #include "query.h"
 
-bool form_decode(const char *src, size_t len, char *dst, size_t *dstlen)
+void form_decode(const char *src, size_t len, char *dst, size_t *dstlen)
 {
 	size_t o = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = src[i];
+		int hi = i + 2 < len ? hex_value(src[i + 1]) : -1;
+		int lo = i + 2 < len ? hex_value(src[i + 2]) : -1;
 		if (c == '+') {
 			dst[o++] = ' ';
-		} else if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				return false;
-			hi = hex_value(src[i + 1]);
-			lo = hex_value(src[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
+		} else if (c == '%' && hi >= 0 && lo >= 0) {
 			dst[o++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else {
-			dst[o++] = c;
+			dst[o++] = c; /* a '%' without two hex digits too */
 		}
 	}
 	dst[o] = '\0';
 	*dstlen = o;
-	return true;
 }
 
 enum query_result query_get(const char *qs, const char *key, char *out,
@@ -44,25 +38,17 @@ enum query_result query_get(const char *qs, const char *key, char *out,
 		size_t klen = (size_t)(kend - p);
 		size_t vlen = eq ? (size_t)(end - eq - 1) : 0;
 		char *kbuf = malloc(klen + 1), *vbuf = malloc(vlen + 1);
-		size_t kdl, vdl;
-		bool ok;
+		size_t kdl, vdl = 0;
 
 		if (kbuf == NULL || vbuf == NULL) {
 			free(kbuf);
 			free(vbuf);
-			return QUERY_MALFORMED;
+			return QUERY_NO_MEMORY;
 		}
-		ok = form_decode(p, klen, kbuf, &kdl) &&
-		     (eq == NULL || form_decode(eq + 1, vlen, vbuf, &vdl));
-		if (eq == NULL) {
-			vbuf[0] = '\0';
-			vdl = 0;
-		}
-		if (!ok) {
-			free(kbuf);
-			free(vbuf);
-			return QUERY_MALFORMED;
-		}
+		form_decode(p, klen, kbuf, &kdl);
+		vbuf[0] = '\0';
+		if (eq != NULL)
+			form_decode(eq + 1, vlen, vbuf, &vdl);
 		if (kdl == keylen && memcmp(kbuf, key, keylen) == 0) {
 			if (res == QUERY_FOUND)
 				res = QUERY_DUPLICATE;
@@ -82,14 +68,4 @@ enum query_result query_get(const char *qs, const char *key, char *out,
 		p = amp ? amp + 1 : end;
 	}
 	return res;
-}
-
-bool stray_percent(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (s[i] == '%' &&
-		    (i + 2 >= len || hex_value(s[i + 1]) < 0 ||
-		     hex_value(s[i + 2]) < 0))
-			return true;
-	return false;
 }
