@@ -28,24 +28,53 @@ static long long number_or_zero(const char *s)
 	return parse_number(s, &end, &v) && *end == '\0' ? v : 0;
 }
 
-static void parse_phase(struct conn_state *st, const char *v)
+/* "X:N" or "X:N:M" after the letter (the numbers as expected). */
+static bool parse_numbers(const char *v, long long *a, long long *b)
 {
 	const char *end;
 
+	if (v[0] != ':' || !parse_number(v + 1, &end, a))
+		return false;
+	if (b == NULL)
+		return *end == '\0';
+	return *end == ':' && parse_number(end + 1, &end, b) && *end == '\0';
+}
+
+static void parse_phase(struct conn_state *st, const char *v)
+{
+	bool ok = false;
+
 	st->phase = PHASE_NONE;
 	st->after = 0;
+	st->mark_ms = 0;
 	if (v == NULL)
 		return;
-	if (strcmp(v, "l") == 0) {
+	switch (v[0]) {
+	case 'l':
+		ok = v[1] == '\0';
 		st->phase = PHASE_LIVE;
-	} else if (v[0] != '\0' && strchr("bcs", v[0]) != NULL &&
-		   v[1] == ':' && parse_number(v + 2, &end, &st->after) &&
-		   *end == '\0') {
-		st->phase = v[0] == 'b'   ? PHASE_BACKLOG
-			    : v[0] == 'c' ? PHASE_CATCHUP
-					  : PHASE_SWEEP;
-	} else {
+		break;
+	case 'b':
+		ok = parse_numbers(v + 1, &st->after, NULL);
+		st->phase = PHASE_BACKLOG;
+		break;
+	case 'c':
+		ok = parse_numbers(v + 1, &st->after, &st->mark_ms);
+		st->phase = PHASE_CATCHUP;
+		break;
+	case 'w':
+		ok = parse_numbers(v + 1, &st->mark_ms, NULL);
+		st->phase = PHASE_SETTLE;
+		break;
+	case 's':
+		ok = parse_numbers(v + 1, &st->after, &st->mark_ms);
+		st->phase = PHASE_SWEEP;
+		break;
+	}
+	if (!ok) {
+		st->phase = PHASE_NONE;
 		st->after = 0;
+		st->mark_ms = 0;
 	}
 }
 
@@ -89,10 +118,13 @@ static void format_phase(char *out, size_t size, const struct conn_state *st)
 		snprintf(out, size, "b:%lld", st->after);
 		break;
 	case PHASE_CATCHUP:
-		snprintf(out, size, "c:%lld", st->after);
+		snprintf(out, size, "c:%lld:%lld", st->after, st->mark_ms);
+		break;
+	case PHASE_SETTLE:
+		snprintf(out, size, "w:%lld", st->mark_ms);
 		break;
 	case PHASE_SWEEP:
-		snprintf(out, size, "s:%lld", st->after);
+		snprintf(out, size, "s:%lld:%lld", st->after, st->mark_ms);
 		break;
 	case PHASE_NONE:
 	case PHASE_LIVE:

@@ -5,12 +5,13 @@
 #include "handlers.h"
 #include "log.h"
 
-#include <time.h>
 
 /* Room kept free in every answer for the small events that follow. */
 #define ROOM_RESERVE 4096
 /* The payload of the pings that ask for the next request. */
 #define PULL_PING "parley"
+/* How long after subscribing the early check looks (SETTLE). */
+#define SETTLE_MS 2000
 
 size_t delivery_room(struct session *s)
 {
@@ -20,7 +21,7 @@ size_t delivery_room(struct session *s)
 
 void delivery_start(struct app *app, struct session *s)
 {
-	long long now = (long long)time(NULL);
+	long long now = wall_ms() / 1000;
 
 	s->state.phase = PHASE_BACKLOG;
 	s->state.after = 0;
@@ -30,18 +31,19 @@ void delivery_start(struct app *app, struct session *s)
 
 enum page { PAGE_DONE, PAGE_MORE, PAGE_FAILED };
 
-/* Sends the user's unacked messages after seq `after` (with min_age >= 0
- * only those older than that many seconds), as many as fit; *last
+/* Sends the user's unacked messages after seq `after` (with before_ms > 0
+ * only those stored before that unix time in ms), as many as fit; *last
  * becomes the last seq sent. */
 static enum page deliver_page(struct app *app, struct session *s,
-			      long long after, long min_age, long long *last)
+			      long long after, long long before_ms,
+			      long long *last)
 {
 	struct message_list l;
 	enum page result;
 	int i;
 
 	*last = after;
-	if (store_pending(app->db, s->user_id, after, min_age,
+	if (store_pending(app->db, s->user_id, after, before_ms,
 			  app->cfg->page_messages, &l) != DB_OK)
 		return PAGE_FAILED; /* again with the next request */
 	for (i = 0; i < l.n; i++) {
@@ -70,7 +72,7 @@ static void pull(struct session *s)
 static void deliver_backlog(struct app *app, struct session *s)
 {
 	long long last;
-	enum page p = deliver_page(app, s, s->state.after, -1, &last);
+	enum page p = deliver_page(app, s, s->state.after, 0, &last);
 
 	if (p == PAGE_FAILED)
 		return;
@@ -80,49 +82,90 @@ static void deliver_backlog(struct app *app, struct session *s)
 		user_channel(channel, sizeof(channel), s->user_id);
 		s->io->subscribe(s->io->ctx, channel);
 		s->state.phase = PHASE_CATCHUP;
+		s->state.mark_ms = wall_ms();
 	}
 	pull(s);
 }
 
-/* CATCHUP (min_age -1) and SWEEP: pages until nothing is left. */
-static void deliver_rest(struct app *app, struct session *s, long min_age)
+/* CATCHUP: what was stored after the backlog's last page and before the
+ * subscription was sent. A message stored later is published after the
+ * subscription left here; only a publish that overtakes the subscription
+ * on its way through Pushpin is lost, and SETTLE looks for that. */
+static void deliver_catchup(struct app *app, struct session *s)
 {
 	long long last;
-	enum page p = deliver_page(app, s, s->state.after, min_age, &last);
+	enum page p = deliver_page(app, s, s->state.after, s->state.mark_ms + 1,
+				   &last);
 
 	if (p == PAGE_FAILED)
 		return;
 	s->state.after = last;
-	if (p == PAGE_DONE) {
-		s->state.phase = PHASE_LIVE;
-		s->state.after = 0;
-	} else {
+	if (p == PAGE_MORE) {
 		pull(s);
+		return;
 	}
+	s->state.phase = PHASE_SETTLE;
+	s->state.after = 0;
+}
+
+/* SWEEP: pages of what is unacked and stored before mark_ms. */
+static void deliver_sweep(struct app *app, struct session *s)
+{
+	long long last;
+	enum page p = deliver_page(app, s, s->state.after, s->state.mark_ms,
+				   &last);
+
+	if (p == PAGE_FAILED)
+		return;
+	s->state.after = last;
+	if (p == PAGE_MORE) {
+		pull(s);
+		return;
+	}
+	s->state.phase = PHASE_LIVE;
+	s->state.after = 0;
+	s->state.mark_ms = 0;
+}
+
+static void start_sweep(struct session *s, long long before_ms)
+{
+	s->state.phase = PHASE_SWEEP;
+	s->state.after = 0;
+	s->state.mark_ms = before_ms;
 }
 
 void delivery_due(struct app *app, struct session *s)
 {
-	long long now = (long long)time(NULL);
+	long long now_ms = wall_ms(), now = now_ms / 1000;
 
 	switch (s->state.phase) {
 	case PHASE_BACKLOG:
 		deliver_backlog(app, s);
 		break;
 	case PHASE_CATCHUP:
-		deliver_rest(app, s, -1);
+		deliver_catchup(app, s);
+		break;
+	case PHASE_SETTLE:
+		/* The first request SETTLE_MS after subscribing: what is
+		 * still unacked and older than that was most likely lost
+		 * by a publish that overtook the subscription (an acking
+		 * client has acked what it got live by then). */
+		if (now_ms - s->state.mark_ms >= SETTLE_MS) {
+			start_sweep(s, now_ms - SETTLE_MS);
+			deliver_sweep(app, s);
+		}
 		break;
 	case PHASE_SWEEP:
-		deliver_rest(app, s, app->cfg->redelivery_interval);
+		deliver_sweep(app, s);
 		break;
 	case PHASE_LIVE:
 		if (s->state.sweep_at <= now) {
 			/* What a lost publish or a dropped client buffer
 			 * kept from this connection, in pages. */
-			s->state.phase = PHASE_SWEEP;
-			s->state.after = 0;
 			s->state.sweep_at = now + app->cfg->redelivery_interval;
-			deliver_rest(app, s, app->cfg->redelivery_interval);
+			start_sweep(s, now_ms -
+				    app->cfg->redelivery_interval * 1000LL);
+			deliver_sweep(app, s);
 		}
 		break;
 	case PHASE_NONE:

@@ -7,18 +7,22 @@
  *       ones); each page ends with a WebSocket ping, whose pong brings
  *       the next request at once, so a client that never sends a frame
  *       still gets its whole backlog.
- *   BACKLOG, last page sent -> CATCHUP: subscribe, and ping; the pong's
- *       request delivers what was committed after the backlog's last
- *       query and may have been published before the subscription took
- *       effect. It runs after that request's frames, so a live copy the
- *       client already acked is not sent again.
- *   CATCHUP -> LIVE: nothing more is due; the bridge delivers publishes.
- *   LIVE: every redelivery_interval, a request delivers again what is
- *       unacked and older than that interval (a lost publish).
- *
- * While nothing fails a connection so gets each message once (the
- * catch-up page can repeat only a message committed within the few
- * milliseconds of the subscription that the client has not acked yet).
+ *   BACKLOG, last page sent -> CATCHUP: subscribe, note the time, ping;
+ *       the pong's request delivers what was stored after the backlog's
+ *       last query and before the subscription was sent (a publish of it
+ *       may have gone out before the subscription took effect). What is
+ *       stored after that is published after the subscription: live.
+ *   CATCHUP -> SETTLE: live. The first request 2 s after subscribing
+ *       delivers what is still unacked and older than 2 s: a publish that
+ *       overtook the subscription inside Pushpin (a client that acks has
+ *       acked its live copies by then).
+ *   SETTLE -> LIVE: the bridge delivers publishes.
+ *   LIVE -> SWEEP -> LIVE: every redelivery_interval, a request delivers
+ *       again, in pages, what is unacked and older than that interval (a
+ *       lost publish, a dropped buffer).
+ * Every step runs after the request's own frames, so acks in the same
+ * request count. While nothing fails, a connection so gets each message
+ * once.
  */
 #ifndef PARLEY_DELIVERY_H
 #define PARLEY_DELIVERY_H

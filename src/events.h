@@ -1,4 +1,5 @@
-/* events.h - the server-to-client events of PROTOCOL.md section 3.
+/* events.h - the server-to-client events of the README's "Events: server to
+ * client".
  *
  * Each builder returns one event as compact JSON (malloc'd; release it
  * with event_free(); NULL when out of memory). Pure code: no database,

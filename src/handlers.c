@@ -240,17 +240,8 @@ static void handle_typing(struct app *app, struct session *s,
 	event_free(json);
 }
 
-/* Wall-clock milliseconds: the bucket's time travels with the connection
- * from worker to worker. */
-static long long wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ack, markRead and ping are never refused for the rate (PROTOCOL.md
- * 3b): each is bounded by its id count, and refusing an ack only brings
+/* ack, markRead and ping are never refused for the rate (README,
+ * "Limits"): each is bounded by its id count, and refusing an ack only brings
  * the message back. Everything else a client makes the server do costs
  * a token, malformed frames included. */
 static bool rate_exempt(const char *action)

@@ -1,4 +1,4 @@
-/* handlers.h - the client's actions (PROTOCOL.md section 2) and the
+/* handlers.h - the client's actions (README, "Frames: client to server") and the
  * connection's start and end, independent of the bridge.
  *
  * Each handler takes a session whose user the bridge has authenticated

@@ -24,11 +24,10 @@
 
 #include "db.h"
 #include "log.h"
-#include "settings.h"
+#include "program.h"
 #include "tnetstring.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -76,7 +75,7 @@ static long expire_rows(struct db *db, long batch, int *rc)
 		PGresult *r = db_run(db, &st_expire, params, &st);
 		long got;
 		if (r == NULL) {
-			*rc = st == DB_UNAVAILABLE ? 69 : 70;
+			*rc = st == DB_UNAVAILABLE ? EX_UNAVAILABLE : EX_SOFTWARE;
 			return -1;
 		}
 		got = strtol(PQcmdTuples(r), NULL, 10);
@@ -164,7 +163,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 		sock = zmq_socket(ctx, ZMQ_REQ);
 	if (sock == NULL) {
 		log_error("zmq: %s", zmq_strerror(errno));
-		*rc = 70;
+		*rc = EX_SOFTWARE;
 		removed = -1;
 		goto out;
 	}
@@ -174,7 +173,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 	if (zmq_connect(sock, cfg->pushpin_command_spec) != 0) {
 		log_error("zmq_connect %s: %s", cfg->pushpin_command_spec,
 			  zmq_strerror(errno));
-		*rc = 78;
+		*rc = EX_CONFIG;
 		removed = -1;
 		goto out;
 	}
@@ -187,7 +186,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 		int n, ndead = 0;
 
 		if (r == NULL) {
-			*rc = st == DB_UNAVAILABLE ? 69 : 70;
+			*rc = st == DB_UNAVAILABLE ? EX_UNAVAILABLE : EX_SOFTWARE;
 			removed = -1;
 			goto out;
 		}
@@ -196,7 +195,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 			ids[i] = PQgetvalue(r, i, 0);
 		if (n > 0 && !conncheck(sock, ids, n, alive)) {
 			PQclear(r);
-			*rc = 75;
+			*rc = EX_TEMPFAIL;
 			removed = -1;
 			goto out;
 		}
@@ -212,7 +211,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 			free(arr);
 			if (d == NULL) {
 				PQclear(r);
-				*rc = st == DB_UNAVAILABLE ? 69 : 70;
+				*rc = st == DB_UNAVAILABLE ? EX_UNAVAILABLE : EX_SOFTWARE;
 				removed = -1;
 				goto out;
 			}
@@ -233,68 +232,52 @@ out:
 	return removed;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "reconcile", no_argument, NULL, 'r' },
-		{ "grace", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = getenv("PARLEY_CONFIG");
-	bool do_reconcile = false;
-	long grace = 30, expired, removed = 0, checked = 0;
-	struct settings cfg;
-	enum log_level level;
-	char err[512];
-	struct db *db;
-	double t0 = mono_ms();
-	int c, rc = 0;
+struct expire_main {
+	bool reconcile;
+	long grace;
+};
 
-	log_set_program("parley-expire");
-	while ((c = getopt_long(argc, argv, "c:rg:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'r':
-			do_reconcile = true;
-			break;
-		case 'g':
-			grace = strtol(optarg, NULL, 10);
-			if (grace < 0 || grace > 86400) {
-				log_error("--grace must be 0..86400 seconds");
-				return 64;
-			}
-			break;
-		default:
-			fprintf(c == 'h' ? stdout : stderr,
-				"usage: parley-expire [--config FILE] "
-				"[--reconcile [--grace SECONDS]]\n");
-			return c == 'h' ? 0 : 64;
+static bool expire_option(void *ctx, int opt, const char *arg)
+{
+	struct expire_main *m = ctx;
+	char *end;
+
+	switch (opt) {
+	case 'r':
+		m->reconcile = true;
+		return true;
+	case 'g':
+		m->grace = strtol(arg, &end, 10);
+		if (*end != '\0' || m->grace < 0 || m->grace > 86400) {
+			log_error("--grace must be 0..86400 seconds");
+			return false;
 		}
+		return true;
 	}
-	if (!settings_load(&cfg, config, err, sizeof(err))) {
-		log_error("configuration: %s", err);
-		return 78;
-	}
-	if (log_parse_level(cfg.log_level, &level))
-		log_set_level(level);
-	db = db_new(cfg.database_url, "parley-expire");
+	return false;
+}
+
+static int expire_run(void *ctx, const struct settings *cfg)
+{
+	struct expire_main *m = ctx;
+	long expired, removed = 0, checked = 0;
+	double t0 = mono_ms();
+	struct db *db = db_new(cfg->database_url, "parley-expire");
+	int rc = EX_OK;
+
 	if (db == NULL) {
 		log_error("out of memory");
-		return 71;
+		return EX_OSERR;
 	}
-	expired = expire_rows(db, cfg.expire_batch, &rc);
+	expired = expire_rows(db, cfg->expire_batch, &rc);
 	if (expired < 0) {
 		log_error("expiry failed: database %s",
-			  rc == 69 ? "unavailable" : "query failed");
+			  rc == EX_UNAVAILABLE ? "unavailable" : "query failed");
 		db_free(db);
 		return rc;
 	}
-	if (do_reconcile) {
-		removed = reconcile(db, &cfg, grace, &checked, &rc);
+	if (m->reconcile) {
+		removed = reconcile(db, cfg, m->grace, &checked, &rc);
 		if (removed < 0) {
 			log_error("expired %ld connection(s); reconcile failed "
 				  "after checking %ld", expired, checked);
@@ -309,5 +292,29 @@ int main(int argc, char **argv)
 			 mono_ms() - t0);
 	}
 	db_free(db);
-	return 0;
+	return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reconcile", no_argument, NULL, 'r' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct program prog = {
+		.name = "parley-expire",
+		.usage = "[--reconcile [--grace SECONDS]]\n"
+			 "  --reconcile    also ask Pushpin which connections "
+			 "live; drop the others' rows\n"
+			 "  --grace S      leave rows younger than S seconds "
+			 "(default 30)",
+		.options = opts,
+		.shortopts = "rg:",
+		.option = expire_option,
+		.run = expire_run,
+	};
+	struct expire_main m = { .grace = 30 };
+
+	return program_main(argc, argv, &prog, &m);
 }

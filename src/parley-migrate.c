@@ -16,11 +16,10 @@
 
 #include "db.h"
 #include "log.h"
-#include "settings.h"
+#include "program.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 
 #define LOCK_KEY "7240112"  /* advisory lock id shared by all migrators */
 
@@ -115,48 +114,31 @@ static bool apply(PGconn *c, const char *dir, const char *name)
 	return ok;
 }
 
-int main(int argc, char **argv)
+static bool migrate_option(void *ctx, int opt, const char *arg)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = getenv("PARLEY_CONFIG");
-	const char *dir = getenv("PARLEY_SQL_DIR");
-	char **names = NULL, err[512];
+	const char **dir = ctx;
+
+	if (opt != 'd')
+		return false;
+	*dir = arg;
+	return true;
+}
+
+static int migrate_run(void *ctx, const struct settings *cfg)
+{
+	const char *dir = *(const char **)ctx;
+	char **names = NULL;
 	size_t count = 0, done = 0;
-	struct settings cfg;
 	struct db *db;
 	struct dirent *de;
 	PGconn *c;
 	DIR *d;
-	int ch, rc = 0;
+	int rc = EX_OK;
 
-	log_set_program("parley-migrate");
-	if (dir == NULL)
-		dir = PARLEY_SQL_DIR;
-	while ((ch = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
-		if (ch == 'c')
-			config = optarg;
-		else if (ch == 'd')
-			dir = optarg;
-		else {
-			fprintf(ch == 'h' ? stdout : stderr,
-				"usage: parley-migrate [--config FILE] "
-				"[--dir SQLDIR]\n");
-			return ch == 'h' ? 0 : 64;
-		}
-	}
-	if (!settings_load(&cfg, config, err, sizeof(err))) {
-		log_error("configuration: %s", err);
-		return 78;
-	}
 	d = opendir(dir);
 	if (d == NULL) {
 		log_error("%s: %s", dir, strerror(errno));
-		return 66;
+		return EX_NOINPUT;
 	}
 	while ((de = readdir(d)) != NULL) {
 		char **more;
@@ -165,7 +147,7 @@ int main(int argc, char **argv)
 		more = realloc(names, (count + 1) * sizeof(*names));
 		if (more == NULL || (more[count] = strdup(de->d_name)) == NULL) {
 			log_error("out of memory");
-			return 71;
+			return EX_OSERR;
 		}
 		names = more;
 		count++;
@@ -173,16 +155,16 @@ int main(int argc, char **argv)
 	closedir(d);
 	if (count == 0) {
 		log_error("no migrations in %s", dir);
-		return 66;
+		return EX_NOINPUT;
 	}
 	qsort(names, count, sizeof(*names), by_name);
 
-	db = db_new(cfg.database_url, "parley-migrate");
+	db = db_new(cfg->database_url, "parley-migrate");
 	c = db ? db_conn(db) : NULL;
 	if (c == NULL) {
 		log_error("database unavailable");
 		db_free(db);
-		return 69;
+		return EX_UNAVAILABLE;
 	}
 	if (!exec_ok(c, "SET client_min_messages = warning", "settings") ||
 	    !exec_ok(c, "SELECT pg_advisory_lock(" LOCK_KEY ")", "lock") ||
@@ -190,7 +172,7 @@ int main(int argc, char **argv)
 		     "version text PRIMARY KEY, "
 		     "applied_at timestamptz NOT NULL DEFAULT now())",
 		     "schema_migrations")) {
-		rc = 69;
+		rc = EX_UNAVAILABLE;
 		goto out;
 	}
 	for (size_t i = 0; i < count; i++) {
@@ -200,7 +182,7 @@ int main(int argc, char **argv)
 		if (applied(c, version))
 			continue;
 		if (!apply(c, dir, names[i])) {
-			rc = 65;
+			rc = EX_DATAERR;
 			goto out;
 		}
 		done++;
@@ -213,4 +195,27 @@ out:
 	free(names);
 	db_free(db);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct program prog = {
+		.name = "parley-migrate",
+		.usage = "[--dir SQLDIR]\n"
+			 "  --dir SQLDIR   the migrations (default: "
+			 "$PARLEY_SQL_DIR, else " PARLEY_SQL_DIR ")",
+		.options = opts,
+		.shortopts = "d:",
+		.option = migrate_option,
+		.run = migrate_run,
+	};
+	const char *dir = getenv("PARLEY_SQL_DIR");
+
+	if (dir == NULL)
+		dir = PARLEY_SQL_DIR;
+	return program_main(argc, argv, &prog, &dir);
 }

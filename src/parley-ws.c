@@ -18,6 +18,7 @@
 #include "common.h"
 #include "auth.h"
 #include "log.h"
+#include "program.h"
 #include "request.h"
 #include "wsevent.h"
 
@@ -26,9 +27,6 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
-#include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -301,7 +299,7 @@ static void supervise(int procs)
 
 	if (kids == NULL) {
 		log_error("out of memory");
-		exit(1);
+		exit(EX_OSERR);
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -336,141 +334,85 @@ static void supervise(int procs)
 			kill(kids[i], SIGTERM);
 	while (wait(NULL) > 0)
 		;
-	exit(0);
+	exit(EX_OK);
 }
 
-/* Started as root (lighttpd runs bin-path programs as its own user),
- * the worker gives root up before it reads a single request: after
- * the configuration and keys are loaded and the listening socket is
- * open. Failing to drop is fatal rather than serving as root. */
-static bool drop_privileges(const char *user)
-{
-	struct passwd *pw;
+struct ws_main {
+	const char *listen_on; /* NULL: the socket on stdin */
+	int procs;
+};
 
-	if (geteuid() != 0) {
+static bool ws_option(void *ctx, int opt, const char *arg)
+{
+	struct ws_main *m = ctx;
+	char *end;
+
+	switch (opt) {
+	case 'l':
+		m->listen_on = arg;
+		return true;
+	case 'p':
+		m->procs = (int)strtol(arg, &end, 10);
+		if (*end != '\0' || m->procs < 1 || m->procs > 64) {
+			log_error("--procs must be 1..64");
+			return false;
+		}
 		return true;
 	}
-	if (*user == '\0') {
-		log_warn("running as root: set run_as_user");
-		return true;
-	}
-	pw = getpwnam(user);
-	if (pw == NULL || pw->pw_uid == 0) {
-		log_error("run_as_user %s: no such unprivileged user", user);
-		return false;
-	}
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0 || setuid(0) == 0) {
-		log_error("cannot switch to user %s: %s", user, strerror(errno));
-		return false;
-	}
-	log_info("running as user %s", user);
-	return true;
+	return false;
 }
 
-static void usage(FILE *f)
+static int ws_run(void *ctx, const struct settings *cfg)
 {
-	fprintf(f, "usage: parley-ws [--config FILE] [--listen ADDR "
-		   "[--procs N]]\n"
-		   "  --config FILE  settings (default: $PARLEY_CONFIG)\n"
-		   "  --listen ADDR  serve FastCGI on HOST:PORT or a socket "
-		   "path\n"
-		   "                 (default: the socket on stdin, as "
-		   "lighttpd's bin-path gives)\n"
-		   "  --procs N      worker processes with --listen (default "
-		   "2)\n");
-}
-
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "procs", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = getenv("PARLEY_CONFIG"), *listen_on = NULL;
-	struct settings cfg;
-	enum log_level level;
+	struct ws_main *m = ctx;
 	struct app app;
 	struct auth *auth;
 	FCGX_Request req;
 	char err[512];
-	int c, procs = 2, sock = 0;
+	int sock = 0;
 
-	log_set_program("parley-ws");
-	while ((c = getopt_long(argc, argv, "c:l:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'l':
-			listen_on = optarg;
-			break;
-		case 'p':
-			procs = atoi(optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 64;
-		}
-	}
-	if (!settings_load(&cfg, config, err, sizeof(err))) {
-		log_error("configuration: %s", err);
-		return 78;
-	}
-	if (log_parse_level(cfg.log_level, &level))
-		log_set_level(level);
-	auth = auth_new(&cfg, err, sizeof(err));
+	auth = auth_new(cfg, err, sizeof(err));
 	if (auth == NULL) {
 		log_error("configuration: %s", err);
-		return 78;
+		return EX_CONFIG;
 	}
 	if (auth_is_none(auth))
 		log_warn("auth_mode none: anyone can connect as any userId "
 			 "(development only)");
-	if (cfg.connection_ttl < 2 * cfg.keepalive_interval)
-		log_warn("connection_ttl %ld is below twice keepalive_interval "
-			 "%ld: idle live connections may expire", cfg.connection_ttl,
-			 cfg.keepalive_interval);
-	if (cfg.grip_sig_key[0] == '\0')
+	if (cfg->grip_sig_key[0] == '\0')
 		log_warn("grip_sig_key not set: requests are not checked to "
 			 "come from Pushpin; keep the workers on loopback");
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
-		return 70;
+		return EX_SOFTWARE;
 	}
-	if (listen_on != NULL) {
-		sock = FCGX_OpenSocket(listen_on, 128);
+	if (m->listen_on != NULL) {
+		sock = FCGX_OpenSocket(m->listen_on, 128);
 		if (sock < 0) {
-			log_error("cannot listen on %s", listen_on);
-			return 69;
+			log_error("cannot listen on %s", m->listen_on);
+			return EX_UNAVAILABLE;
 		}
-		if (procs < 1 || procs > 64) {
-			log_error("--procs must be 1..64");
-			return 64;
-		}
-		log_info("listening on %s with %d workers", listen_on, procs);
-		if (!drop_privileges(cfg.run_as_user))
-			return 77;
-		supervise(procs);
-	} else if (!drop_privileges(cfg.run_as_user)) {
-		return 77;
+		log_info("listening on %s with %d workers", m->listen_on,
+			 m->procs);
 	}
-	app_init(&app, &cfg, db_new(cfg.database_url, "parley-ws"),
-		 publisher_new(cfg.publish_spec));
+	/* Started as root (lighttpd runs bin-path programs as its own
+	 * user), the worker gives root up before it reads a single
+	 * request: after the configuration and keys are loaded and the
+	 * listening socket is open. */
+	if (!program_drop_privileges(cfg->run_as_user))
+		return EX_NOPERM;
+	if (m->listen_on != NULL)
+		supervise(m->procs); /* returns in each child */
+	app_init(&app, cfg, db_new(cfg->database_url, "parley-ws"),
+		 publisher_new(cfg->publish_spec));
 	if (app.db == NULL || app.pub == NULL) {
 		log_error("out of memory");
-		return 71;
+		return EX_OSERR;
 	}
 	if (FCGX_InitRequest(&req, sock, 0) != 0) {
 		log_error("FCGX_InitRequest failed");
-		return 70;
+		return EX_SOFTWARE;
 	}
 	log_info("worker ready");
 	while (FCGX_Accept_r(&req) >= 0) {
@@ -480,5 +422,31 @@ int main(int argc, char **argv)
 	db_free(app.db);
 	publisher_free(app.pub);
 	auth_free(auth);
-	return 0;
+	return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "procs", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct program prog = {
+		.name = "parley-ws",
+		.usage = "[--listen ADDR [--procs N]]\n"
+			 "  --listen ADDR  serve FastCGI on HOST:PORT or a "
+			 "socket path\n"
+			 "                 (default: the socket on stdin, as "
+			 "lighttpd's bin-path gives)\n"
+			 "  --procs N      worker processes with --listen "
+			 "(default 2)",
+		.options = opts,
+		.shortopts = "l:p:",
+		.option = ws_option,
+		.run = ws_run,
+	};
+	struct ws_main m = { .procs = 2 };
+
+	return program_main(argc, argv, &prog, &m);
 }

@@ -1,8 +1,9 @@
-/* protocol.h - the client-to-server frames of PROTOCOL.md section 2.
+/* protocol.h - the client-to-server frames of the README's "Frames: client to
+ * server".
  *
  * proto_parse() turns one WebSocket text frame (hostile input) into a
  * validated request, or into the error event the client gets: the code
- * of section 3, a human message, and the action and messageId when the
+ * of "Events: server to client", a human message, and the action and messageId when the
  * frame named them. Pure code: no database, no network.
  */
 #ifndef PARLEY_PROTOCOL_H

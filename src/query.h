@@ -2,7 +2,7 @@
  *
  * The query string comes from the client through Pushpin unchanged: it is
  * hostile input. Percent escapes are decoded and '+' is a space; a '%'
- * not followed by two hex digits stands for itself (PROTOCOL.md,
+ * not followed by two hex digits stands for itself (README,
  * "Connecting": every printable byte, '%' included, may be in an id, and
  * Pushpin and lighttpd both rewrite a malformed "%zz" into "%25zz"
  * before we see it, so refusing one could only refuse valid ids). A

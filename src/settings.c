@@ -8,9 +8,13 @@
 
 #define STR(field, def, help) \
 	{ #field, true, offsetof(struct settings, field), \
-	  sizeof(((struct settings *)0)->field), def, 0, 0, help }
+	  sizeof(((struct settings *)0)->field), def, 0, 0, help, NULL }
+#define CHOICE(field, def, choices, help) \
+	{ #field, true, offsetof(struct settings, field), \
+	  sizeof(((struct settings *)0)->field), def, 0, 0, help, choices }
 #define NUM(field, def, lo, hi, help) \
-	{ #field, false, offsetof(struct settings, field), 0, def, lo, hi, help }
+	{ #field, false, offsetof(struct settings, field), 0, def, lo, hi, \
+	  help, NULL }
 
 const struct option_def settings_options[] = {
 	STR(database_url, "dbname=parley",
@@ -47,10 +51,12 @@ const struct option_def settings_options[] = {
 	    "frames one connection may send at once"),
 	NUM(expire_batch, "5000", 1, 100000,
 	    "rows the expiry job deletes per transaction"),
-	STR(log_level, "info", "debug, info, warn or error"),
+	CHOICE(log_level, "info", "debug|info|warn|error",
+	       "debug, info, warn or error"),
 	STR(run_as_user, "", "when started as root, parley-ws switches to "
 	    "this user before serving (empty: no switch, a warning)"),
-	STR(auth_mode, "jwt", "jwt (production) or none (development only)"),
+	CHOICE(auth_mode, "jwt", "jwt|none",
+	       "jwt (production) or none (development only)"),
 	STR(jwt_secret, "", "HS256 shared secret; base64:... for binary"),
 	STR(jwt_public_keys, "", "PEM file of RS256/ES256 public keys"),
 	STR(jwt_jwks, "", "JWKS file of RS256/ES256 public keys"),
@@ -70,6 +76,21 @@ static const struct option_def *find_option(const char *name)
 	return NULL;
 }
 
+/* value is one of the '|'-separated words of choices. */
+static bool is_choice(const char *choices, const char *value)
+{
+	size_t n = strlen(value);
+
+	for (const char *p = choices; *p != '\0';) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && memcmp(p, value, n) == 0)
+			return true;
+		p += len + (bar != NULL);
+	}
+	return false;
+}
+
 bool settings_set(struct settings *s, const char *name, const char *value,
 		  char *err, size_t errlen)
 {
@@ -86,19 +107,10 @@ bool settings_set(struct settings *s, const char *name, const char *value,
 			snprintf(err, errlen, "%s: value too long", name);
 			return false;
 		}
-		if (strcmp(name, "auth_mode") == 0 &&
-		    strcmp(value, "jwt") != 0 && strcmp(value, "none") != 0) {
-			snprintf(err, errlen, "auth_mode: '%s' is not jwt or "
-				 "none", value);
+		if (o->choices != NULL && !is_choice(o->choices, value)) {
+			snprintf(err, errlen, "%s: '%s' is not one of %s", name,
+				 value, o->choices);
 			return false;
-		}
-		if (strcmp(name, "log_level") == 0) {
-			enum log_level lv;
-			if (!log_parse_level(value, &lv)) {
-				snprintf(err, errlen, "log_level: '%s' is not "
-					 "debug, info, warn or error", value);
-				return false;
-			}
 		}
 		memcpy((char *)s + o->offset, value, strlen(value) + 1);
 		return true;
@@ -202,4 +214,17 @@ bool settings_load(struct settings *s, const char *path, char *err,
 		}
 	}
 	return true;
+}
+
+bool settings_warning(const struct settings *s, int i, char *out, size_t size)
+{
+	int n = 0;
+
+	if (s->connection_ttl < 2 * s->keepalive_interval && n++ == i) {
+		snprintf(out, size, "connection_ttl %ld is below twice "
+			 "keepalive_interval %ld: idle live connections may "
+			 "expire", s->connection_ttl, s->keepalive_interval);
+		return true;
+	}
+	return false;
 }

@@ -45,6 +45,7 @@ struct option_def {
 	const char *def;  /* default, as text */
 	long min, max;    /* numbers: inclusive bounds */
 	const char *help;
+	const char *choices; /* strings: "a|b|c", the only values; NULL: any */
 };
 
 extern const struct option_def settings_options[];
@@ -57,5 +58,10 @@ bool settings_load(struct settings *s, const char *path, char *err,
 		   size_t errlen) MUST_CHECK;
 bool settings_set(struct settings *s, const char *name, const char *value,
 		  char *err, size_t errlen) MUST_CHECK;
+/* The i-th warning about settings that are valid one by one but work
+ * badly together (e.g. connection_ttl below twice keepalive_interval):
+ * false when there is no i-th. */
+bool settings_warning(const struct settings *s, int i, char *out,
+		      size_t size);
 
 #endif

@@ -270,29 +270,29 @@ void deletion_free(struct deletion *d)
 
 /* ---- offline delivery, redelivery ---------------------------------------- */
 
-/* $1 user, $2 after seq, $3 limit, $4 min age in seconds or NULL.
- * Columns: MSG_COLUMNS. Served by messages_pending_idx. */
+/* $1 user, $2 after seq, $3 limit, $4 received before (unix ms) or
+ * NULL. Columns: MSG_COLUMNS. Served by messages_pending_idx. */
 static const struct statement st_pending = { "pending",
 	"SELECT " MSG_COLUMNS " FROM messages "
 	"WHERE recipient_id = $1 AND status = 'sent' AND NOT is_deleted "
-	"AND seq > $2::bigint AND ($4::int IS NULL OR "
-	"received_at < now() - make_interval(secs => $4::int)) "
+	"AND seq > $2::bigint AND ($4::bigint IS NULL OR "
+	"received_at < to_timestamp($4::bigint / 1000.0)) "
 	"ORDER BY seq LIMIT $3::int", 4 };
 
 enum db_status store_pending(struct db *db, const char *user_id,
-			     long long after, long min_age, long limit,
+			     long long after, long long before_ms, long limit,
 			     struct message_list *out)
 {
-	char after_s[24], limit_s[24], age_s[24];
+	char after_s[24], limit_s[24], before_s[24];
 	const char *params[4] = { user_id, after_s, limit_s,
-				  min_age >= 0 ? age_s : NULL };
+				  before_ms > 0 ? before_s : NULL };
 	enum db_status st;
 	PGresult *r;
 
 	*out = (struct message_list){ 0 };
 	snprintf(after_s, sizeof(after_s), "%lld", after);
 	snprintf(limit_s, sizeof(limit_s), "%ld", limit);
-	snprintf(age_s, sizeof(age_s), "%ld", min_age);
+	snprintf(before_s, sizeof(before_s), "%lld", before_ms);
 	r = db_run(db, &st_pending, params, &st);
 	if (r == NULL)
 		return st;

@@ -14,7 +14,7 @@
 
 #include "db.h"
 
-/* A message as events carry it (PROTOCOL.md section 3, "message"). */
+/* A message as events carry it (README, "Events: server to client"). */
 struct message {
 	const char *id;
 	const char *conversation_id;
@@ -104,9 +104,10 @@ enum db_status store_delete(struct db *db, const char *message_id,
     MUST_CHECK;
 
 /* The user's messages that no device acked, in receive order, after seq
- * `after`; with min_age >= 0 only those older than min_age seconds. */
+ * `after`; with before_ms > 0 only those received before that unix time
+ * in milliseconds. */
 enum db_status store_pending(struct db *db, const char *user_id,
-			     long long after, long min_age, long limit,
+			     long long after, long long before_ms, long limit,
 			     struct message_list *out) MUST_CHECK;
 
 /* History, newest first. `before` (may be NULL) is a message id of the

@@ -1,5 +1,5 @@
-"""Delivery guarantees and the rest of the client contract (PROTOCOL.md
-sections 1-4): offline delivery, acks and redelivery, idempotency,
+"""Delivery guarantees and the rest of the client contract (README,
+"Client protocol"): offline delivery, acks and redelivery, idempotency,
 sender identity, receipts, multi-device, history, delete, typing, limits
 and order. The database is checked as the source of truth."""
 import asyncio

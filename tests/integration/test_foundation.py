@@ -1,6 +1,6 @@
 """The original three routes end to end: $connect, sendMessage,
 $disconnect, through Pushpin, lighttpd, parley-ws and PostgreSQL,
-plus the error paths of PROTOCOL.md sections 1-3 on a live connection."""
+plus the error paths of the README's "Client protocol" on a live connection."""
 import asyncio
 import json
 import urllib.parse
@@ -194,7 +194,7 @@ async def test_form_decoded_user():
 
 
 async def test_every_printable_byte_in_an_id():
-    """PROTOCOL.md 1: every printable ASCII byte, '%' included, may be in an
+    """README, "Connecting": every printable ASCII byte, '%' included, may be in an
     id; the user is echoed exactly, and a malformed escape (which the
     bridge rewrites) or a stray parameter elsewhere changes nothing.
     (Pushpin's URL parser, finding one malformed escape, re-encodes every

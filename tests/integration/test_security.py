@@ -226,7 +226,7 @@ async def test_sql_injection_strings_are_data():
 async def test_rate_limit():
     """A connection asking more of the server than rate_limit (50/s, burst
     100) gets rate_limited for the excess and keeps working; acks, marks
-    and pings are never refused (PROTOCOL.md 3b)."""
+    and pings are never refused (README, "Limits")."""
     c = await connect(uid("rate"))
     n = 150
     conv = uid("rate-conv")

@@ -1,5 +1,5 @@
-/* test-protocol.c - client frames (protocol.h; PROTOCOL.md sections 2, 3
- * and 3b).
+/* test-protocol.c - client frames (protocol.h; README, "Frames: client to server"
+ * and "Events: server to client").
  *
  * Frames are parsed from heap copies of exactly their size, without a
  * terminating NUL, so that valgrind/ASan see any read past `len`. */

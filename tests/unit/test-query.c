@@ -1,5 +1,5 @@
 /* test-query.c - form-decoding of the WebSocket URL's query string
- * (query.h; PROTOCOL.md section 1 and 3b). */
+ * (query.h; README, "Connecting"). */
 #include "common.h"
 #include "query.h"
 #include "tap.h"

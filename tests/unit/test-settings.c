@@ -98,13 +98,13 @@ static void test_defaults(void)
 	is_str(s.pushpin_command_spec, "tcp://127.0.0.1:5563",
 	       "default pushpin_command_spec");
 	is_int(s.connection_ttl, 86400, "default connection_ttl is 24 h "
-	       "(PROTOCOL.md 5)");
+	       "(README, Tables)");
 	is_int(s.max_content_bytes, 65536, "default max_content_bytes is "
-	       "65536 (PROTOCOL.md 2)");
+	       "65536 (README, Frames: client to server)");
 	is_int(s.max_ids_per_frame, 500, "default max_ids_per_frame is 500 "
-	       "(PROTOCOL.md 2)");
+	       "(README, Frames: client to server)");
 	is_int(s.redelivery_interval, 30, "default redelivery_interval is "
-	       "30 s (PROTOCOL.md 2)");
+	       "30 s (README, Frames: client to server)");
 	is_int(s.keepalive_interval, 25, "default keepalive_interval");
 	is_int(s.page_messages, 200, "default page_messages");
 	is_int(s.expire_batch, 5000, "default expire_batch");
@@ -226,7 +226,7 @@ static void test_set(void)
 	set_bad("max_content_bytes", "0", "max_content_bytes 0");
 	set_bad("max_content_bytes", "131073", "max_content_bytes 131073");
 	set_bad("max_ids_per_frame", "0", "max_ids_per_frame 0");
-	set_bad("max_ids_per_frame", "501", "max_ids_per_frame 501 (PROTOCOL.md "
+	set_bad("max_ids_per_frame", "501", "max_ids_per_frame 501 (the contract "
 		"caps a frame at 500)");
 	set_bad("redelivery_interval", "4", "redelivery_interval 4");
 	set_bad("keepalive_interval", "19", "keepalive_interval below "
