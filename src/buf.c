@@ -2,6 +2,7 @@
 #include "common.h"
 #include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 
 void buf_init(struct buf *b)
@@ -82,5 +83,44 @@ bool buf_printf(struct buf *b, const char *fmt, ...)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+	return true;
+}
+
+bool buf_read_file(struct buf *b, const char *path, size_t max, char *err,
+		   size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[8192];
+	size_t n;
+	bool ok = true;
+
+	buf_init(b);
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	while (ok && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (b->len + n > max) {
+			snprintf(err, errlen, "%s: larger than %zu bytes", path,
+				 max);
+			ok = false;
+		} else {
+			buf_append(b, chunk, n);
+		}
+	}
+	if (ok && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		ok = false;
+	}
+	fclose(f);
+	if (ok && !buf_append(b, "", 1)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		ok = false;
+	}
+	if (!ok) {
+		buf_free(b);
+		return false;
+	}
+	b->len--; /* the NUL is not content */
 	return true;
 }

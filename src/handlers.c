@@ -251,13 +251,15 @@ static bool rate_exempt(const char *action)
 				  strcmp(action, "ping") == 0);
 }
 
-static bool take_token(struct app *app, struct session *s)
+/* action and message_id (may be NULL) name the refused frame. */
+static bool take_token(struct app *app, struct session *s, const char *action,
+		       const char *message_id)
 {
 	if (rate_take(&s->state.tokens, &s->state.tokens_at, wall_ms(),
 		      app->cfg->rate_limit, app->cfg->rate_burst))
 		return true;
 	send_error(s, "rate_limited", "too many frames; slow down and send "
-		   "again", NULL, NULL);
+		   "again", action, message_id);
 	return false;
 }
 
@@ -275,12 +277,14 @@ void handle_text(struct app *app, struct session *s, const char *frame,
 		return;
 	}
 	if (!proto_parse(frame, len, &app->limits, &q, &err)) {
-		if (rate_exempt(err.action) || take_token(app, s))
+		if (rate_exempt(err.action) ||
+		    take_token(app, s, err.action, err.message_id))
 			send_error(s, err.code, err.message, err.action,
 				   err.message_id);
 		return;
 	}
-	if (!rate_exempt(action_name(q.action)) && !take_token(app, s)) {
+	if (!rate_exempt(action_name(q.action)) &&
+	    !take_token(app, s, action_name(q.action), q.message_id)) {
 		request_free(&q);
 		return;
 	}

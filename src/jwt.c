@@ -24,6 +24,7 @@
  */
 #include "common.h"
 #include "jwt.h"
+#include "buf.h"
 #include "protocol.h" /* valid_id */
 
 #include <errno.h>
@@ -594,32 +595,12 @@ const char *jwt_result_text(enum jwt_result r)
 static bool read_file(const char *path, char **out, size_t *outlen, char *err,
 		      size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
+	struct buf b;
 
-	if (f == NULL) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (!buf_read_file(&b, path, KEY_FILE_MAX, err, errlen))
 		return false;
-	}
-	buf = malloc(KEY_FILE_MAX + 1);
-	if (buf == NULL) {
-		fclose(f);
-		set_err(err, errlen, "%s: out of memory", path);
-		return false;
-	}
-	n = fread(buf, 1, KEY_FILE_MAX + 1, f);
-	if (ferror(f) || n > KEY_FILE_MAX) {
-		set_err(err, errlen, "%s: %s", path, ferror(f) ? "read error" :
-			"larger than 1 MiB");
-		fclose(f);
-		free(buf);
-		return false;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*out = buf;
-	*outlen = n;
+	*out = b.data;
+	*outlen = b.len;
 	return true;
 }
 

@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "db.h"
 #include "log.h"
 #include "program.h"
@@ -22,6 +23,7 @@
 #include <errno.h>
 
 #define LOCK_KEY "7240112"  /* advisory lock id shared by all migrators */
+#define MIGRATION_MAX (64u * 1024 * 1024) /* bytes of one migration file */
 
 static int by_name(const void *a, const void *b)
 {
@@ -33,27 +35,6 @@ static bool is_migration(const char *name)
 	size_t n = strlen(name);
 	return n > 8 && name[0] >= '0' && name[0] <= '9' &&
 	       strcmp(name + n - 4, ".sql") == 0;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n + 1))) {
-		if (fread(data, 1, (size_t)n, f) != (size_t)n) {
-			free(data);
-			data = NULL;
-		} else {
-			data[n] = '\0';
-		}
-	}
-	fclose(f);
-	return data;
 }
 
 static bool exec_ok(PGconn *c, const char *sql, const char *what)
@@ -83,19 +64,19 @@ static bool apply(PGconn *c, const char *dir, const char *name)
 {
 	char path[4096], version[256];
 	const char *p[1] = { version };
-	char *sql;
+	char why[512];
+	struct buf sql;
 	PGresult *r;
 	bool ok;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(version, sizeof(version), "%.*s", (int)(strlen(name) - 4),
 		 name);
-	sql = slurp(path);
-	if (sql == NULL) {
-		log_error("%s: %s", path, strerror(errno));
+	if (!buf_read_file(&sql, path, MIGRATION_MAX, why, sizeof(why))) {
+		log_error("%s", why);
 		return false;
 	}
-	ok = exec_ok(c, "BEGIN", "begin") && exec_ok(c, sql, name);
+	ok = exec_ok(c, "BEGIN", "begin") && exec_ok(c, sql.data, name);
 	if (ok) {
 		r = PQexecParams(c, "INSERT INTO schema_migrations (version) "
 				 "VALUES ($1)", 1, NULL, p, NULL, NULL, 0);
@@ -110,7 +91,7 @@ static bool apply(PGconn *c, const char *dir, const char *name)
 		exec_ok(c, "ROLLBACK", "rollback");
 	else
 		log_info("applied %s", version);
-	free(sql);
+	buf_free(&sql);
 	return ok;
 }
 

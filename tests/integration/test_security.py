@@ -241,6 +241,14 @@ async def test_rate_limit():
     ok(100 <= served < n, f"the burst is served ({served} of {n} requests)")
     ok(limited and all(e["data"]["code"] == "rate_limited" for e in limited),
        f"the rest get rate_limited ({len(limited)})")
+    ok(all(e["data"].get("action") == "getMessages" for e in limited),
+       "  each naming the refused action")
+    mid = uid("rate-send")
+    ev = await c.request(send_frame(c.user, uid("rate-peer"), conv, "x",
+                                    mid), "ack")
+    eq((ev["data"].get("code"), ev["data"].get("action"),
+        ev["data"].get("messageId")), ("rate_limited", "sendMessage", mid),
+       "a refused send names its messageId (resend it later)")
     # Right away, with the budget spent: acks, marks and pings all pass.
     for i in range(n):
         await c.send({"action": "ack", "messageIds": [uid(f"nope-{i}")]})
