@@ -17,6 +17,10 @@
 # and also written to STATE_DIR/stack.env. Runs as root on Debian 12; needs
 # no systemd. Every wait is bounded.
 #
+# PARLEY_WORKERS (default 8) is the number of parley-ws processes under
+# lighttpd; PARLEY_PG_CONF, more postgresql.conf lines (e.g. for a
+# profile: shared_preload_libraries = 'pg_stat_statements').
+#
 # PARLEY_BUILD_DIR (default: the checkout) is the build whose src/parley-ws,
 # src/parley-migrate and src/parley-expire a stack runs; a relative path is
 # taken from the checkout. scripts/test sets it to build-asan for its
@@ -594,6 +598,8 @@ max_connections = 200
 log_line_prefix = '%m [%p] %q%u@%d '
 log_timezone = 'UTC'
 timezone = 'UTC'
+${PARLEY_PG_CONF:+# From PARLEY_PG_CONF:
+$PARLEY_PG_CONF}
 EOF
 	chown "$PARLEY_PG_USER:" "$P_PGDATA/parley-stack.conf" || return 1
 
@@ -781,7 +787,7 @@ parley__start_lighttpd() {
 	parley__fill "$PARLEY_ROOT/lighttpd/lighttpd.conf.in" "$conf" \
 		"HTTP_PORT=$P_HTTP_PORT" "STATE_DIR=$P_STATE" "RUN_DIR=$P_RUN" \
 		"PARLEY_WS=$(parley__build_dir)/src/parley-ws" "MAX_FDS=$fds" \
-		"WORKER_ENV=$P_WORKER_ENV" \
+		"WORKER_ENV=$P_WORKER_ENV" "WORKERS=${PARLEY_WORKERS:-8}" \
 		"MAX_CONNS=$((fds / 2))" || return 1
 	if ! lighttpd -tt -f "$conf" >"$P_LOG/lighttpd-check.log" 2>&1; then
 		parley_err "lighttpd -tt -f $conf failed:"

@@ -71,7 +71,7 @@ enum db_status store_message(struct db *db, const struct message_in *in,
 			     const char *conn_id, struct stored *out) MUST_CHECK;
 
 /* ack (delivered) and markRead (read): per requested id, in request
- * order (duplicates folded). */
+ * order (duplicates folded). The ids point into the caller's `ids`. */
 struct receipt {
 	const char *id;
 	bool mine;    /* addressed to the user (else "skipped") */
