@@ -19,9 +19,14 @@ struct db {
 	char *conninfo;
 	char *appname;
 	PGconn *conn;
+	unsigned gen; /* counts connections opened */
 	/* what is prepared on `conn`; emptied when it is closed */
 	const struct statement *prepared[MAX_PREPARED];
 	int nprepared;
+	/* a transaction is open (db_begin) on connection txn_gen; failed:
+	 * a statement in it failed, so COMMIT must not be believed */
+	bool txn, txn_failed;
+	unsigned txn_gen;
 };
 
 struct db *db_new(const char *conninfo, const char *application_name)
@@ -66,6 +71,7 @@ static bool db_open(struct db *db)
 	const char *vals[] = { "5", db->appname, db->conninfo, NULL };
 	PGresult *r;
 
+	db->gen++;
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		log_error("database connection failed: %s",
@@ -124,14 +130,23 @@ static bool db_transient(PGresult *r, PGconn *conn)
 	       strcmp(state, "40P01") == 0;
 }
 
-/* s == NULL: plain `sql`. */
+/* s == NULL: plain `sql`. Inside a transaction a statement runs once,
+ * on the transaction's own connection: a retry on a new one would run
+ * it outside the transaction, whose earlier work is gone. */
 static PGresult *db_call(struct db *db, const struct statement *s,
 			 const char *sql, const char *const *params,
 			 enum db_status *st)
 {
 	const char *what = s ? s->name : "(sql)";
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	if (db->txn && (db->txn_failed || db->conn == NULL ||
+			db->gen != db->txn_gen ||
+			PQstatus(db->conn) != CONNECTION_OK)) {
+		db->txn_failed = true;
+		*st = DB_UNAVAILABLE;
+		return NULL;
+	}
+	for (int attempt = 0; attempt < (db->txn ? 1 : 2); attempt++) {
 		PGresult *r;
 		ExecStatusType rs;
 
@@ -152,6 +167,7 @@ static PGresult *db_call(struct db *db, const struct statement *s,
 			*st = DB_OK;
 			return r;
 		}
+		db->txn_failed = db->txn;
 		if (!db_transient(r, db->conn)) {
 			log_error("query %s failed: %s", what,
 				  PQresultErrorMessage(r));
@@ -181,6 +197,52 @@ PGresult *db_exec(struct db *db, const char *sql, enum db_status *st)
 	return db_call(db, NULL, sql, NULL, st);
 }
 
+enum db_status db_begin(struct db *db)
+{
+	enum db_status st;
+	PGresult *r;
+
+	if (db->txn)
+		return DB_ERROR;
+	r = db_exec(db, "BEGIN", &st);
+	PQclear(r);
+	if (st == DB_OK) {
+		db->txn = true;
+		db->txn_failed = false;
+		db->txn_gen = db->gen;
+	}
+	return st;
+}
+
+enum db_status db_commit(struct db *db)
+{
+	enum db_status st = DB_UNAVAILABLE;
+	bool same = db->conn != NULL && db->gen == db->txn_gen &&
+		    PQstatus(db->conn) == CONNECTION_OK;
+	PGresult *r;
+
+	if (!db->txn)
+		return DB_ERROR;
+	if (same && !db->txn_failed) {
+		r = PQexec(db->conn, "COMMIT");
+		/* COMMIT of a failed transaction answers OK, as ROLLBACK. */
+		if (PQresultStatus(r) == PGRES_COMMAND_OK &&
+		    strcmp(PQcmdStatus(r), "COMMIT") == 0)
+			st = DB_OK;
+		else
+			log_warn("commit failed: %s", r ? PQresultErrorMessage(r)
+							 : "no answer");
+		PQclear(r);
+	} else if (same) {
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+	}
+	db->txn = false;
+	if (st != DB_OK && db->conn != NULL &&
+	    PQstatus(db->conn) != CONNECTION_OK)
+		db_close(db);
+	return st;
+}
+
 char *db_text_array(const char *const *ids, int n)
 {
 	struct buf b;
@@ -204,4 +266,13 @@ char *db_text_array(const char *const *ids, int n)
 		return NULL;
 	}
 	return b.data;
+}
+
+void db_rollback(struct db *db)
+{
+	if (!db->txn)
+		return;
+	db->txn_failed = true;
+	if (db_commit(db) == DB_OK) /* rolls back: never OK */
+		log_error("a rollback reported a commit");
 }

@@ -46,6 +46,14 @@ PGresult *db_exec(struct db *db, const char *sql, enum db_status *st)
 PGconn *db_conn(struct db *db); /* connects if needed; NULL when down */
 #endif
 
+/* One transaction around several calls (a request's frames): every call
+ * until db_commit() runs in it, once and on its connection. db_commit()
+ * answers DB_OK only when everything in it was committed; otherwise
+ * nothing was (a lost connection, a failed statement, a failed COMMIT). */
+enum db_status db_begin(struct db *db) MUST_CHECK;
+enum db_status db_commit(struct db *db) MUST_CHECK;
+void db_rollback(struct db *db);
+
 /* A PostgreSQL text[] literal of ids (malloc'd; NULL when out of memory). */
 char *db_text_array(const char *const *ids, int n);
 

@@ -41,17 +41,114 @@ void send_event(struct session *s, char *json)
 	event_free(json);
 }
 
+static void send_error(struct session *s, const char *code,
+		       const char *message, const char *action,
+		       const char *message_id);
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Holds an item in the outbox; false when out of memory. */
+static bool hold(struct session *s, struct deferred d)
+{
+	struct outbox *o = &s->outbox;
+
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		struct deferred *more = realloc(o->items, cap * sizeof(*more));
+		if (more == NULL)
+			return false;
+		o->items = more;
+		o->cap = cap;
+	}
+	o->items[o->n++] = d;
+	return true;
+}
+
+static void deferred_free(struct deferred *d)
+{
+	free(d->json);
+	free(d->channel);
+	free(d->skip_conn);
+	free(d->message_id);
+}
+
 /* Publishes the event to every connection of the user but skip_conn
- * (may be NULL); does not free it. */
-static void publish_to(struct app *app, const char *user_id, const char *json,
-		       const char *skip_conn)
+ * (may be NULL), now or after the COMMIT; does not free json. */
+static void publish_to(struct app *app, struct session *s, const char *user_id,
+		       const char *json, const char *skip_conn)
 {
 	char channel[ID_MAX + 8];
+	struct deferred d;
 
 	if (json == NULL)
 		return;
 	user_channel(channel, sizeof(channel), user_id);
-	publish_ws(app->pub, channel, json, skip_conn);
+	if (!s->outbox.holding) {
+		publish_ws(app->pub, channel, json, skip_conn);
+		return;
+	}
+	d = (struct deferred){ .json = strdup(json), .channel = strdup(channel),
+			       .skip_conn = dup_or_null(skip_conn) };
+	if (d.json == NULL || d.channel == NULL || !hold(s, d)) {
+		/* Lost like a dropped publish: redelivery covers it. */
+		log_error("out of memory holding a publish");
+		deferred_free(&d);
+	}
+}
+
+/* An ack of a change: sent now, or after the COMMIT (then it owns json). */
+static void send_ack(struct session *s, char *json, const char *action,
+		     const char *message_id)
+{
+	struct deferred d = { .json = json, .action = action,
+			      .message_id = dup_or_null(message_id) };
+
+	if (!s->outbox.holding || json == NULL) {
+		free(d.message_id);
+		send_event(s, json);
+	} else if (!hold(s, d)) {
+		deferred_free(&d);
+		send_event(s, event_error("internal", "out of memory", action,
+					  message_id));
+	}
+}
+
+void outbox_release(struct app *app, struct session *s)
+{
+	struct outbox *o = &s->outbox;
+
+	for (size_t i = 0; i < o->n; i++) {
+		struct deferred *d = &o->items[i];
+		if (d->channel != NULL) {
+			publish_ws(app->pub, d->channel, d->json, d->skip_conn);
+			deferred_free(d);
+		} else {
+			send_event(s, d->json);
+			d->json = NULL;
+			deferred_free(d);
+		}
+	}
+	free(o->items);
+	*o = (struct outbox){ 0 };
+}
+
+void outbox_fail(struct session *s)
+{
+	struct outbox *o = &s->outbox;
+
+	for (size_t i = 0; i < o->n; i++) {
+		struct deferred *d = &o->items[i];
+		if (d->channel == NULL)
+			send_error(s, "unavailable", "storage is unavailable; "
+				   "retry later (with the same messageId)",
+				   d->action, d->message_id);
+		deferred_free(d);
+	}
+	free(o->items);
+	*o = (struct outbox){ 0 };
 }
 
 static void send_error(struct session *s, const char *code,
@@ -131,13 +228,13 @@ static void handle_send(struct app *app, struct session *s,
 		char *json = event_message(m);
 		bool self = strcmp(m->recipient_id, s->user_id) == 0;
 		if (row.recipient_online)
-			publish_to(app, m->recipient_id, json, s->conn_id);
+			publish_to(app, s, m->recipient_id, json, s->conn_id);
 		if (!self && row.sender_has_others)
-			publish_to(app, s->user_id, json, s->conn_id);
+			publish_to(app, s, s->user_id, json, s->conn_id);
 		event_free(json);
 	}
-	send_event(s, event_send_ack(in.id, m->status, !row.inserted,
-				     row.acked_at));
+	send_ack(s, event_send_ack(in.id, m->status, !row.inserted,
+				   row.acked_at), "sendMessage", in.id);
 	stored_free(&row);
 }
 
@@ -162,10 +259,10 @@ static void handle_receipts(struct app *app, struct session *s,
 		json = event_status(c->id, c->conversation_id,
 				    read ? "read" : "delivered", c->is_deleted,
 				    c->at);
-		publish_to(app, c->sender_id, json, NULL);
+		publish_to(app, s, c->sender_id, json, NULL);
 		event_free(json);
 	}
-	send_event(s, event_receipts_ack(action, &l));
+	send_ack(s, event_receipts_ack(action, &l), action, NULL);
 	receipt_list_free(&l);
 }
 
@@ -192,12 +289,13 @@ static void handle_delete(struct app *app, struct session *s,
 			char *json = event_status(q->message_id,
 						  d.conversation_id, d.status,
 						  true, d.at);
-			publish_to(app, s->user_id, json, NULL);
+			publish_to(app, s, s->user_id, json, NULL);
 			if (strcmp(d.recipient_id, s->user_id) != 0)
-				publish_to(app, d.recipient_id, json, NULL);
+				publish_to(app, s, d.recipient_id, json, NULL);
 			event_free(json);
 		}
-		send_event(s, event_delete_ack(q->message_id));
+		send_ack(s, event_delete_ack(q->message_id), "deleteMessage",
+			 q->message_id);
 	}
 	deletion_free(&d);
 }
@@ -236,7 +334,7 @@ static void handle_typing(struct app *app, struct session *s,
 	char *json = event_typing(s->user_id, q->conversation_id,
 				  q->is_typing);
 
-	publish_to(app, q->recipient_id, json, s->conn_id);
+	publish_to(app, s, q->recipient_id, json, s->conn_id);
 	event_free(json);
 }
 

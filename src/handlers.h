@@ -26,4 +26,10 @@ void handle_close(struct app *app, struct session *s);
 /* Sends the event to the client and frees it. */
 void send_event(struct session *s, char *json);
 
+/* The outbox (session.h): after a COMMIT, every held publish goes out
+ * and every held ack is sent; after a failed one, each held ack becomes
+ * an `unavailable` error and the publishes are dropped. Both empty it. */
+void outbox_release(struct app *app, struct session *s);
+void outbox_fail(struct session *s);
+
 #endif

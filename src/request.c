@@ -31,6 +31,38 @@ static enum request_result open_session(struct app *app,
 	return REQUEST_OK;
 }
 
+/* Several frames in one request share one transaction: one COMMIT (one
+ * WAL flush) for all, and their acks and publishes wait for it. Pushpin
+ * batches the frames that arrive while a connection's previous request
+ * is in flight, so under load most requests carry several. */
+static void begin_frames(struct app *app, struct session *s,
+			 const struct ws_event *events, size_t n)
+{
+	size_t texts = 0;
+
+	for (size_t i = 0; i < n; i++)
+		texts += events[i].type == WS_TEXT;
+	if (texts >= 2 && db_begin(app->db) == DB_OK)
+		s->outbox.holding = true;
+}
+
+static void end_frames(struct app *app, struct session *s, bool keep)
+{
+	if (!s->outbox.holding)
+		return;
+	s->outbox.holding = false;
+	if (!keep) {
+		db_rollback(app->db);
+		outbox_fail(s);
+	} else if (db_commit(app->db) == DB_OK) {
+		outbox_release(app, s);
+	} else {
+		log_warn("connection %s: the COMMIT of a request's frames "
+			 "failed; they are answered unavailable", s->conn_id);
+		outbox_fail(s);
+	}
+}
+
 enum request_result handle_request(struct app *app, const struct auth *auth,
 				   struct bridge *io,
 				   const struct ws_event *events, size_t n,
@@ -38,7 +70,7 @@ enum request_result handle_request(struct app *app, const struct auth *auth,
 {
 	struct session s = { .conn_id = io->conn_id, .io = io };
 	struct conn_state was;
-	bool closed = false;
+	bool closed = false, began = false;
 
 	conn_state_load(&s.state, io->get_state, io->ctx);
 	was = s.state;
@@ -51,16 +83,23 @@ enum request_result handle_request(struct app *app, const struct auth *auth,
 
 		if (ev->type == WS_OPEN) {
 			r = open_session(app, auth, &s, why);
-			if (r != REQUEST_OK)
+			if (r != REQUEST_OK) {
+				end_frames(app, &s, false);
 				return r;
+			}
 			continue;
 		}
 		if (s.user_id == NULL) {
 			*why = "no session: events before OPEN";
+			end_frames(app, &s, false);
 			return REQUEST_BAD;
 		}
 		switch (ev->type) {
 		case WS_TEXT:
+			if (!began) {
+				begin_frames(app, &s, events + i, n - i);
+				began = true;
+			}
 			handle_text(app, &s, data, ev->len);
 			break;
 		case WS_BINARY:
@@ -85,6 +124,7 @@ enum request_result handle_request(struct app *app, const struct auth *auth,
 			break;
 		}
 	}
+	end_frames(app, &s, true);
 	if (s.user_id == NULL)
 		return REQUEST_OK; /* an empty body before OPEN: nothing */
 	if (!closed) {

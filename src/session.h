@@ -54,10 +54,28 @@ struct bridge {
 	void *ctx;
 };
 
+/* What may leave only after a COMMIT: acks of changes and publishes
+ * (request.c holds a request's frames in one transaction when it has
+ * several). Without an open transaction nothing waits here. */
+struct deferred {
+	char *json;       /* the event, or the published content */
+	char *channel;    /* a publish: its channel; NULL: an ack to send */
+	char *skip_conn;  /* a publish: the connection it skips (or NULL) */
+	const char *action;  /* an ack: what it acknowledges */
+	char *message_id;    /* an ack: its message, or NULL */
+};
+
+struct outbox {
+	bool holding; /* a transaction is open: hold until COMMIT */
+	struct deferred *items;
+	size_t n, cap;
+};
+
 struct session {
 	const char *conn_id;
 	const char *user_id;     /* points into state.user_id */
 	struct conn_state state; /* changed freely; saved by request.c */
+	struct outbox outbox;
 	struct bridge *io;
 };
 

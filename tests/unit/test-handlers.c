@@ -274,6 +274,65 @@ int main(void)
 	   strstr(a.rec.sent[0], "\"hasMore\":false"),
 	   "getMessages: the messages, hasMore false");
 
+	/* Several frames in one request: one transaction, acks after it. */
+	{
+		struct ws_event evs[3];
+		char f1[512], f2[512];
+		const char *why = NULL;
+		snprintf(f1, sizeof(f1), "{\"action\":\"sendMessage\","
+			 "\"messageId\":\"%s-t1\",\"conversationId\":\"c\","
+			 "\"recipientId\":\"%s\",\"content\":\"one\"}", ua, ub);
+		snprintf(f2, sizeof(f2), "{\"action\":\"sendMessage\","
+			 "\"messageId\":\"%s-t2\",\"conversationId\":\"c\","
+			 "\"recipientId\":\"%s\",\"content\":\"two\"}", ua, ub);
+		evs[0] = (struct ws_event){ WS_TEXT, f1, strlen(f1) };
+		evs[1] = (struct ws_event){ WS_TEXT, "{\"action\":\"ping\"}", 17 };
+		evs[2] = (struct ws_event){ WS_TEXT, f2, strlen(f2) };
+		a.rec.nsent = 0;
+		is_int(handle_request(&app, auth, &a.io, evs, 3, &why),
+		       REQUEST_OK, "three frames in one request");
+		is_int(count_containing(&a.rec, "\"duplicate\":false"), 2,
+		       "  both sends acked");
+		ok(a.rec.nsent == 3 && strstr(a.rec.sent[0], "pong"),
+		   "  the pong first, the acks after the COMMIT");
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM messages "
+			 "WHERE message_id IN ('%s-t1', '%s-t2')", ua, ua);
+		is_int(count_rows(app.db, sql), 2, "  both rows stored");
+	}
+
+	/* A transaction is believed only when it committed. */
+	{
+		enum db_status st;
+		PGresult *r;
+		struct db *killer = db_new(cfg.database_url, "test-killer");
+		char kill[128];
+
+		ok(db_begin(app.db) == DB_OK, "db_begin");
+		r = db_exec(app.db, "SELECT 1/0", &st);
+		PQclear(r);
+		is_int(st, DB_ERROR, "  a failing statement in it");
+		ok(db_commit(app.db) != DB_OK, "  then COMMIT is not OK "
+		   "(PostgreSQL answers it as ROLLBACK)");
+
+		ok(db_begin(app.db) == DB_OK, "db_begin again");
+		r = db_exec(app.db, "SELECT pg_backend_pid()", &st);
+		snprintf(kill, sizeof(kill), "SELECT pg_terminate_backend(%s)",
+			 r && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "0");
+		PQclear(r);
+		r = db_exec(killer, kill, &st);
+		PQclear(r);
+		usleep(200000);
+		r = db_exec(app.db, "SELECT 1", &st);
+		PQclear(r);
+		ok(st != DB_OK, "  a statement after the connection died fails "
+		   "(no retry on a new connection inside a transaction)");
+		ok(db_commit(app.db) != DB_OK, "  and COMMIT is not OK");
+		r = db_exec(app.db, "SELECT 1", &st);
+		PQclear(r);
+		is_int(st, DB_OK, "afterwards the next call reconnects");
+		db_free(killer);
+	}
+
 	(void)request(&app, auth, &a, WS_DISCONNECT, NULL);
 	(void)request(&app, auth, &b, WS_CLOSE, "\x03\xe8");
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM connections WHERE "
