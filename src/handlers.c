@@ -361,6 +361,15 @@ static bool take_token(struct app *app, struct session *s, const char *action,
 	return false;
 }
 
+void rate_settle(struct app *app, struct session *s)
+{
+	if (s->state.tokens_at != 0 &&
+	    s->state.tokens >= app->cfg->rate_burst * 900LL) {
+		s->state.tokens = 0;
+		s->state.tokens_at = 0;
+	}
+}
+
 void handle_text(struct app *app, struct session *s, const char *frame,
 		 size_t len)
 {

@@ -129,6 +129,7 @@ enum request_result handle_request(struct app *app, const struct auth *auth,
 		return REQUEST_OK; /* an empty body before OPEN: nothing */
 	if (!closed) {
 		delivery_due(app, &s);
+		rate_settle(app, &s);
 		conn_state_save(&s.state, &was, io->set_state, io->ctx);
 	}
 	return REQUEST_OK;
