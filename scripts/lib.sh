@@ -1,4 +1,5 @@
-# scripts/lib.sh - shared functions of scripts/up and scripts/test.
+# scripts/lib.sh - start and stop Parley's stacks (scripts/up, scripts/test,
+# scripts/stackctl and scripts/bench source it).
 #
 # Source it from bash (it sets no shell options of its own):
 #   parley_install_deps                 install missing Debian packages
@@ -6,27 +7,49 @@
 #   parley_build_copy DIR [CONFIGURE-ARGS...]
 #                                       a second build in DIR (VPATH) of a
 #                                       copy of the sources (--enable-sanitizers)
-#   parley_stack_start STATE_DIR SET    start PostgreSQL, lighttpd + parley-ws
-#                                       and Pushpin on 127.0.0.1 ("dev" or
-#                                       "test" port set), state in STATE_DIR
+#   parley_stack_start STATE_DIR SET    start PostgreSQL, the parley-ws workers
+#                                       behind lighttpd (or nginx) and Pushpin
+#                                       on 127.0.0.1 ("dev" or "test" port
+#                                       set), state in STATE_DIR
 #   parley_stack_stop STATE_DIR         stop everything started for STATE_DIR
 #   parley_stack_wipe STATE_DIR         stop, then delete STATE_DIR and its
 #                                       fallback directories
+#   parley_stack_drop_fallbacks STATE_DIR
+#                                       delete those fallback directories only
+#   parley_stack_logs STATE_DIR [LINES] the last lines of every log
+#   parley_expire_loop_start STATE_DIR  parley-expire --reconcile every minute
+#   parley_stack_ctl STATE_DIR ACTION   pg-stop, pg-start, pushpin-kill or
+#                                       pushpin-start (scripts/stackctl)
 #
-# After parley_stack_start the PARLEY_STACK_* variables (URLs, ports) are set
-# and also written to STATE_DIR/stack.env. Runs as root on Debian 12; needs
-# no systemd. Every wait is bounded.
+# Every configuration file of a stack is a template, rendered into the
+# state dir by parley__render: lighttpd/ (lighttpd.conf.in, and the
+# stack's parley-settings.conf.in and postgresql.conf.in), pushpin/
+# (pushpin.conf.in, routes.in) and nginx/ (nginx.conf.in, parley.conf.in).
+# After parley_stack_start the PARLEY_STACK_* variables (URLs, ports) are
+# set and also written to STATE_DIR/stack.env. Runs as root on Debian 12;
+# needs no systemd. Every wait is bounded.
 #
-# PARLEY_WORKERS (default 8) is the number of parley-ws processes under
-# lighttpd; PARLEY_PG_CONF, more postgresql.conf lines (e.g. for a
-# profile: shared_preload_libraries = 'pg_stat_statements').
-#
-# PARLEY_BUILD_DIR (default: the checkout) is the build whose src/parley-ws,
-# src/parley-migrate and src/parley-expire a stack runs; a relative path is
-# taken from the checkout. scripts/test sets it to build-asan for its
-# sanitizer run. When that parley-ws is built with ASan/UBSan, the workers
-# get ASAN_OPTIONS/UBSAN_OPTIONS that write any report to STATE/log/asan.PID
-# (UBSan's, in GCC's builds, go to lighttpd.log all the same).
+# Read from the environment, all optional:
+#   PARLEY_WS_PORT PARLEY_HTTP_PORT PARLEY_PG_PORT PARLEY_PUSH_PORT
+#   PARLEY_PUBLISH_PORT    ports instead of the port set's
+#   PARLEY_BUILD_DIR       the build whose src/parley-ws, parley-migrate and
+#                          parley-expire a stack runs (default: the checkout;
+#                          a relative path is taken from the checkout)
+#   PARLEY_SERVER          lighttpd (default), or nginx: nginx in front of
+#                          parley-ws --listen (scripts/up --server nginx)
+#   PARLEY_WORKERS         parley-ws processes (default 8)
+#   PARLEY_EXTRA_CONF      more lines for the workers' settings file
+#   PARLEY_PG_CONF         more postgresql.conf lines (e.g. for a profile:
+#                          shared_preload_libraries = 'pg_stat_statements')
+#   PARLEY_PUSHPIN_LOG_LEVEL  Pushpin's log_level (default 2)
+#   PARLEY_NGINX           non-empty: nginx beside lighttpd as well (the
+#                          test stack), on HTTP_PORT+1
+#   PARLEY_STACK_EXTRA     folders of more templates, ':'-separated, a
+#                          relative one taken from the checkout: scripts/test
+#                          adds its own wiring from tests/stack/ this way
+#                          (see parley__render and tests/stack/README.md)
+#   PARLEY_JWT_SECRET PARLEY_JWT_ISSUER PARLEY_JWT_AUDIENCE
+#                          values for those templates (@JWT_SECRET@, ...)
 
 # runuser, useradd and lighttpd live in /usr/sbin.
 case ":$PATH:" in
@@ -219,19 +242,38 @@ parley__hash() {
 	printf '%s' "$1" | sha256sum | cut -c1-12
 }
 
-# Escape a value for the replacement part of sed s|...|...|.
-parley__sed_escape() {
-	printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
+# The files named NAME in the PARLEY_STACK_EXTRA folders, one a line.
+parley__extra_files() {
+	local d dirs=()
+	IFS=: read -r -a dirs <<<"${PARLEY_STACK_EXTRA:-}"
+	for d in "${dirs[@]}"; do
+		[ -n "$d" ] || continue
+		case "$d" in /*) ;; *) d=$PARLEY_ROOT/$d ;; esac
+		if [ -f "$d/$1" ]; then printf '%s\n' "$d/$1"; fi
+	done
 }
 
-# parley__fill TEMPLATE OUTPUT NAME=VALUE... : replace @NAME@ with VALUE.
-parley__fill() {
-	local in=$1 out=$2 kv args=()
-	shift 2
-	for kv in "$@"; do
-		args+=(-e "s|@${kv%%=*}@|$(parley__sed_escape "${kv#*=}")|g")
-	done
-	sed "${args[@]}" "$in" >"$out.tmp" || return 1
+# parley__render OUT TEMPLATE: TEMPLATE, then the file of the same name in
+# each PARLEY_STACK_EXTRA folder, into OUT (mode 600), every @NAME@ of the
+# array P_VAL replaced by its value outside comments ('#' lines). A
+# TEMPLATE without a '/' is only a name: just the extra folders' files.
+# Fails on a placeholder left unfilled.
+parley__render() {
+	local out=$1 f line k
+	(
+		umask 077
+		while IFS= read -r f; do
+			while IFS= read -r line || [ -n "$line" ]; do
+				if [[ $line == *@*@* && ! $line =~ ^[[:space:]]*# ]]; then
+					for k in "${!P_VAL[@]}"; do
+						line=${line//"@$k@"/"${P_VAL[$k]}"}
+					done
+				fi
+				printf '%s\n' "$line"
+			done <"$f"
+		done < <(case "$2" in */*) printf '%s\n' "$2" ;; esac
+			parley__extra_files "${2##*/}") >"$out.tmp"
+	) || return 1
 	if grep -v '^[[:space:]]*#' "$out.tmp" | grep '@[A-Z_]*@' >&2; then
 		parley_err "$out: unfilled placeholders (above)"
 		return 1
@@ -278,27 +320,68 @@ parley__env_clean() {
 	done
 }
 
-# parley__spawn PIDFILE LOGFILE DIR CMD... : start CMD in the background
-# in a new session (a Ctrl-C on the terminal does not reach it; its
-# process group id is its pid), stdin from /dev/null, output appended to
-# LOGFILE, working directory DIR. Writes CMD's pid to PIDFILE.
+# parley__spawn [--max-files] PIDFILE LOGFILE CMD... : start CMD in the
+# background in a new session (a Ctrl-C on the terminal does not reach it;
+# its process group id is its pid), in the state dir, stdin from
+# /dev/null, output appended to LOGFILE, environment cleaned. Writes CMD's
+# pid to PIDFILE. --max-files: with the open-files soft limit raised to the
+# hard limit (Pushpin and the server in front of the workers: one open
+# file a connection).
 parley__spawn() {
-	local pidfile=$1 logfile=$2 dir=$3 i
-	shift 3
+	local files=keep pidfile logfile i
+	if [ "$1" = --max-files ]; then
+		files=max
+		shift
+	fi
+	pidfile=$1 logfile=$2
+	shift 2
 	rm -f "$pidfile" "$pidfile.tmp"
 	parley__env_clean
 	(
-		cd "$dir" || exit 1
+		cd "$P_STATE" || exit 1
 		exec "${PARLEY__ENV[@]}" setsid -f bash -c \
-			'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
-			"$pidfile" "$@"
+			'if [ "$1" = max ]; then ulimit -n "$(ulimit -Hn)" || exit 1; fi
+			shift && echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
+			"$pidfile" "$files" "$@"
 	) </dev/null >>"$logfile" 2>&1 || return 1
 	for i in $(seq 1 100); do
 		[ -s "$pidfile" ] && return 0
 		sleep 0.1
 	done
-	parley_err "$1 did not start (no $pidfile after 10 s)"
+	parley_err "$* did not start (no $pidfile after 10 s)"
 	return 1
+}
+
+# parley__wait_for SECONDS DESCRIPTION PIDFILE-OR-"" COMMAND... : run
+# COMMAND every 0.5 s until it succeeds (0), the process in PIDFILE dies
+# (1) or SECONDS pass (1). At most SECONDS * 2 tries in any case.
+parley__wait_for() {
+	local secs=$1 what=$2 pidfile=$3 i pid deadline
+	shift 3
+	deadline=$((SECONDS + secs))
+	for i in $(seq 1 $((secs * 2))); do
+		if "$@"; then
+			return 0
+		fi
+		if [ -n "$pidfile" ]; then
+			pid=$(parley__read_pid "$pidfile") || pid=""
+			if ! parley__pid_alive "$pid"; then
+				parley_err "$what: the process exited"
+				return 1
+			fi
+		fi
+		[ "$SECONDS" -lt "$deadline" ] || break
+		sleep 0.5
+	done
+	parley_err "$what: not ready after $secs s"
+	return 1
+}
+
+# An HTTP GET of URL answers with HTTP status CODE.
+parley__http_status_is() {
+	local got
+	got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$2") || true
+	[ "$got" = "$1" ]
 }
 
 # ---------------------------------------------------------------------------
@@ -320,7 +403,10 @@ parley__layout() {
 	else
 		P_RUN=/tmp/parley-run-$(parley__hash "$P_STATE")
 	fi
+	# Where the cluster and the workers' own files go when their users
+	# cannot reach the state dir (a checkout under a 0700 directory).
 	P_PG_FALLBACK=/var/tmp/parley-pg-$(parley__hash "$P_STATE")
+	P_WORKER_FALLBACK=/var/tmp/parley-workers-$(parley__hash "$P_STATE")
 }
 
 # ---------------------------------------------------------------------------
@@ -363,7 +449,7 @@ parley__leftovers() {
 		comm=$(cat "$d/comm" 2>/dev/null) || continue
 		case "$comm" in
 		pushpin | condure | zurl | pushpin-proxy | pushpin-handle* | \
-			m2adapter | lighttpd | parley-ws | postgres | pg_ctl) ;;
+			m2adapter | lighttpd | nginx | parley-ws | postgres | pg_ctl) ;;
 		*) continue ;;
 		esac
 		cwd=$(readlink "$d/cwd" 2>/dev/null)/ || cwd=""
@@ -406,12 +492,13 @@ parley_stack_stop() {
 	rm -f "$P_RUN/up.pid"
 
 	# Pushpin first (its runner stops condure, zurl, proxy and handler),
-	# then lighttpd (it stops its parley-ws workers), then PostgreSQL.
+	# then the servers (lighttpd stops its parley-ws workers), then
+	# PostgreSQL.
 	parley__stop_pid "$P_RUN/expire.pid" bash 5
 	parley__stop_pid "$P_RUN/pushpin.pid" pushpin 15
 	parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15
 	parley__stop_pid "$P_RUN/nginx.pid" nginx 15
-	parley__stop_pid "$P_RUN/parley-ws-nginx.pid" parley-ws 15
+	parley__stop_pid "$P_RUN/parley-ws.pid" parley-ws 15
 
 	if [ -f "$P_PGDATA/postmaster.pid" ]; then
 		pid=$(parley__read_pid "$P_PGDATA/postmaster.pid") || pid=""
@@ -456,13 +543,14 @@ parley_stack_stop() {
 		fi
 	fi
 	if [ -d "$P_RUN" ]; then
-		rm -f "$P_RUN"/pushpin-* "$P_RUN"/parley-ws.sock* "$P_RUN"/*.pid
+		rm -f "$P_RUN"/pushpin-* "$P_RUN"/*.sock* "$P_RUN"/*.pid
 	fi
 	return 0
 }
 
-# Delete the directories a (stopped) stack keeps outside STATE_DIR: the
-# PostgreSQL cluster in /var/tmp and the run dir in /tmp, if it has them.
+# Delete the directories a (stopped) stack keeps outside STATE_DIR (the
+# PostgreSQL cluster and the workers' files in /var/tmp, the run dir in
+# /tmp), keeping their logs in STATE_DIR/log.
 parley_stack_drop_fallbacks() {
 	local state=${1:?usage: parley_stack_drop_fallbacks STATE_DIR}
 	[ -d "$state" ] || return 0
@@ -470,20 +558,17 @@ parley_stack_drop_fallbacks() {
 	parley__layout "$state"
 	if [ -L "$P_PG" ]; then
 		rm -f "$P_PG"
-		# Keep the server log with the other logs.
 		if [ -L "$P_LOG/postgresql.log" ]; then
 			cp "$P_PG_FALLBACK/postgresql.log" "$P_LOG/postgresql.log.tmp" 2>/dev/null &&
 				mv -f "$P_LOG/postgresql.log.tmp" "$P_LOG/postgresql.log"
 		fi
 	fi
-	# Keep the workers' sanitizer reports with the logs too.
-	if [ -L "$P_LOG/sanitizer" ]; then
-		rm -f "$P_LOG/sanitizer"
-		cp -r "$(parley__san_fallback)" "$P_LOG/sanitizer" 2>/dev/null ||
-			true
+	if [ -L "$P_LOG/workers" ]; then
+		rm -f "$P_LOG/workers"
+		cp -r "$P_WORKER_FALLBACK" "$P_LOG/workers" 2>/dev/null || true
 	fi
-	rm -rf "$P_PG_FALLBACK" "/tmp/parley-run-$(parley__hash "$P_STATE")" \
-		"$(parley__san_fallback)"
+	rm -rf "$P_PG_FALLBACK" "$P_WORKER_FALLBACK" \
+		"/tmp/parley-run-$(parley__hash "$P_STATE")"
 }
 
 # Stop the stack and delete its state, including fallback directories.
@@ -498,36 +583,50 @@ parley_stack_wipe() {
 # ---------------------------------------------------------------------------
 # Starting
 
-# parley__wait_for SECONDS DESCRIPTION PIDFILE-OR-"" COMMAND... : run
-# COMMAND every 0.5 s until it succeeds (0), the process in PIDFILE dies
-# (1) or SECONDS pass (1). At most SECONDS * 2 tries in any case.
-parley__wait_for() {
-	local secs=$1 what=$2 pidfile=$3 i pid deadline
-	shift 3
-	deadline=$((SECONDS + secs))
-	for i in $(seq 1 $((secs * 2))); do
-		if "$@"; then
-			return 0
-		fi
-		if [ -n "$pidfile" ]; then
-			pid=$(parley__read_pid "$pidfile") || pid=""
-			if ! parley__pid_alive "$pid"; then
-				parley_err "$what: the process exited"
-				return 1
-			fi
-		fi
-		[ "$SECONDS" -lt "$deadline" ] || break
-		sleep 0.5
+# P_VAL: the values of the templates' @NAME@ placeholders.
+parley__values() {
+	local nofile maxfds maxconn v
+	# Pushpin runs with the open-files soft limit raised to the hard limit
+	# (parley__spawn --max-files): client_maxconn a bit below it, so a
+	# stack holds as many connections as the machine allows. At most
+	# 100,000: condure reserves memory for every slot at start (measured:
+	# 0.54 KB resident a slot, 540 MB for 1,000,000, 10 MB for 20,000).
+	nofile=$(ulimit -Hn)
+	case "$nofile" in
+	unlimited) nofile=1048576 ;;
+	'' | *[!0-9]*) nofile=1024 ;;
+	esac
+	maxfds=$nofile
+	[ "$maxfds" -le 8192 ] || maxfds=8192
+	maxconn=$((nofile > 1024 ? nofile - 512 : nofile / 2))
+	[ "$maxconn" -le 100000 ] || maxconn=100000
+	declare -gA P_VAL=(
+		[STATE_DIR]=$P_STATE [RUN_DIR]=$P_RUN [LOG_DIR]=$P_LOG
+		[WS_PORT]=$P_WS_PORT [HTTP_PORT]=$P_HTTP_PORT
+		[PG_PORT]=$P_PG_PORT [PUSH_PORT]=$P_PUSH_PORT
+		[PUBLISH_PORT]=$P_PUBLISH_PORT [NGINX_PORT]=$P_NGINX_PORT
+		[FCGI_ADDR]=127.0.0.1:$P_FCGI_PORT
+		[PARLEY_WS]=$(parley__build_dir)/src/parley-ws
+		[WORKER_USER]=$PARLEY_WORKER_USER
+		[WORKERS]=${PARLEY_WORKERS:-8}
+		[MAX_FDS]=$maxfds [MAX_CONNS]=$((maxfds / 2))
+		[PUSHPIN_LOG_LEVEL]=${PARLEY_PUSHPIN_LOG_LEVEL:-2}
+		[CLIENT_MAXCONN]=$maxconn
+		[PG_CONF]=${PARLEY_PG_CONF:-}
+	)
+	for v in WORKERS PUSHPIN_LOG_LEVEL; do
+		case "${P_VAL[$v]}" in
+		'' | *[!0-9]*)
+			parley_err "PARLEY_$v must be a number, not '${P_VAL[$v]}'"
+			return 1
+			;;
+		esac
 	done
-	parley_err "$what: not ready after $secs s"
-	return 1
-}
-
-# An HTTP GET of URL answers with HTTP status CODE.
-parley__http_status_is() {
-	local got
-	got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$2") || true
-	[ "$got" = "$1" ]
+	if [ -n "${PARLEY_JWT_SECRET:-}" ]; then
+		P_VAL[JWT_SECRET]=$PARLEY_JWT_SECRET
+		P_VAL[JWT_ISSUER]=${PARLEY_JWT_ISSUER:-}
+		P_VAL[JWT_AUDIENCE]=${PARLEY_JWT_AUDIENCE:-}
+	fi
 }
 
 parley__start_postgres() {
@@ -584,24 +683,10 @@ parley__start_postgres() {
 	else
 		sock=""
 	fi
-	# Rewritten on every start (ports may differ). Full durability:
-	# fsync, synchronous_commit and full_page_writes stay on.
-	cat >"$P_PGDATA/parley-stack.conf" <<EOF || return 1
-# Generated by scripts/lib.sh on every start of the stack; do not edit.
-listen_addresses = '127.0.0.1'
-port = $P_PG_PORT
-unix_socket_directories = '$sock'
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-max_connections = 200
-log_line_prefix = '%m [%p] %q%u@%d '
-log_timezone = 'UTC'
-timezone = 'UTC'
-${PARLEY_PG_CONF:+# From PARLEY_PG_CONF:
-$PARLEY_PG_CONF}
-EOF
-	chown "$PARLEY_PG_USER:" "$P_PGDATA/parley-stack.conf" || return 1
+	P_VAL[PG_SOCKET_DIR]=$sock
+	parley__render "$P_PGDATA/parley-stack.conf" \
+		"$PARLEY_ROOT/lighttpd/postgresql.conf.in" &&
+		chown "$PARLEY_PG_USER:" "$P_PGDATA/parley-stack.conf" || return 1
 
 	parley_say "starting PostgreSQL on 127.0.0.1:$P_PG_PORT"
 	if ! parley__as_pg "$bindir/pg_ctl" -D "$P_PGDATA" -l "$log" -s -w \
@@ -625,75 +710,30 @@ EOF
 	P_PG_BINDIR=$bindir
 }
 
-parley__write_parley_conf() {
-	{
-		echo "# Generated by scripts/lib.sh on every start; do not edit."
-		echo "# Format and defaults: lighttpd/parley.conf.sample."
-		# The workers' login user has only parley_worker's grants
-		# (sql/002_roles.sql); parley-migrate runs as the owner.
-		echo "database_url = $P_WORKER_DATABASE_URL"
-		echo "publish_spec = tcp://127.0.0.1:$P_PUSH_PORT"
-		echo "log_level = info"
-		# lighttpd (root) starts the workers; they drop to this user.
-		echo "run_as_user = $PARLEY_WORKER_USER"
-		# Development and test stacks: anyone may connect as any userId.
-		echo "auth_mode = none"
-		# The key Pushpin signs Grip-Sig with: requests without it are
-		# refused, so only this Pushpin can drive the workers.
-		echo "grip_sig_key = $P_SIG_KEY"
-		# Pushpin's command socket is ipc in our rundir (pushpin.conf.in);
-		# written only if this version of the settings knows the option.
-		if grep -q '^pushpin_command_spec[[:space:]]*=' \
-			"$PARLEY_ROOT/lighttpd/parley.conf.sample" 2>/dev/null; then
-			echo "pushpin_command_spec = ipc://$P_RUN/pushpin-command"
-		fi
-		if [ -n "${PARLEY_EXTRA_CONF:-}" ]; then
-			echo "# From PARLEY_EXTRA_CONF:"
-			printf '%s\n' "$PARLEY_EXTRA_CONF"
-		fi
-	} >"$P_STATE/parley.conf" || return 1
-	chmod 600 "$P_STATE/parley.conf"
-	# The expiry job: the same settings as its own login user, which may
-	# only read and delete connection rows.
-	sed "s|^database_url = .*|database_url = $P_EXPIRE_DATABASE_URL|" \
-		"$P_STATE/parley.conf" >"$P_STATE/parley-expire.conf" || return 1
-	chmod 600 "$P_STATE/parley-expire.conf"
-	# With PARLEY_JWT_SECRET (scripts/test), a second mount /jwt/ws runs
-	# the same workers in auth mode jwt with that HS256 secret.
-	: >"$P_STATE/lighttpd-extra.conf"
-	if [ -n "${PARLEY_JWT_SECRET:-}" ]; then
-		local bin
-		bin=$(parley__build_dir)/src/parley-ws
-		{
-			grep -v '^auth_mode' "$P_STATE/parley.conf"
-			echo "auth_mode = jwt"
-			echo "jwt_secret = $PARLEY_JWT_SECRET"
-			echo "jwt_issuer = ${PARLEY_JWT_ISSUER:-}"
-			echo "jwt_audience = ${PARLEY_JWT_AUDIENCE:-}"
-		} >"$P_STATE/parley-jwt.conf" || return 1
-		chmod 600 "$P_STATE/parley-jwt.conf"
-		cat >"$P_STATE/lighttpd-extra.conf" <<EOF
-# Generated by scripts/lib.sh: the workers in auth mode jwt, at /jwt/ws.
-fastcgi.server += (
-  "/jwt/ws" => ((
-    "bin-path" => "$bin",
-    "socket" => "$P_RUN/parley-ws-jwt.sock",
-    "check-local" => "disable",
-    "max-procs" => 1,
-    "bin-environment" => ( "PARLEY_CONFIG" => "$P_STATE/parley-jwt.conf"$P_WORKER_ENV ),
-  )),
-)
-EOF
-	fi
-}
-
 # The Grip-Sig key of a state dir: made at its first start, then kept.
 parley__sig_key() {
 	if [ ! -s "$P_STATE/sig_key" ]; then
 		(umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' \
 			>"$P_STATE/sig_key") || return 1
 	fi
-	P_SIG_KEY=$(cat "$P_STATE/sig_key")
+	P_VAL[SIG_KEY]=$(cat "$P_STATE/sig_key")
+}
+
+# STATE/parley.conf (the workers, as their login user) and
+# STATE/parley-expire.conf (the expiry job, as its own).
+parley__write_settings() {
+	local f
+	for f in parley.conf:$P_WORKER_DATABASE_URL \
+		parley-expire.conf:$P_EXPIRE_DATABASE_URL; do
+		P_VAL[DATABASE_URL]=${f#*:}
+		f=$P_STATE/${f%%:*}
+		parley__render "$f" "$PARLEY_ROOT/lighttpd/parley-settings.conf.in" ||
+			return 1
+		if [ -n "${PARLEY_EXTRA_CONF:-}" ]; then
+			printf '# From PARLEY_EXTRA_CONF:\n%s\n' "$PARLEY_EXTRA_CONF" \
+				>>"$f" || return 1
+		fi
+	done
 }
 
 parley__migrate() {
@@ -730,78 +770,73 @@ SQL
 	}
 }
 
-# P_WORKER_ENV: more "NAME" => "VALUE" pairs for the workers'
-# bin-environment (each after a comma), or ""; P_WORKER_ENV_ARGS: the
-# same as NAME=VALUE words for env(1) (parley-ws --listen under nginx).
-# A parley-ws built with --enable-sanitizers writes its ASan reports to
-# STATE/log/asan.PID, which scripts/test looks for: a worker's stderr goes
-# to lighttpd's log, mixed with everything else, or is lost. The workers
-# switch to PARLEY_WORKER_USER: when that user cannot write there (a
-# checkout under a 0700 directory, such as mktemp -d), the reports go to
-# a directory in /var/tmp instead, linked as STATE/log/sanitizer (and
-# copied there by parley_stack_drop_fallbacks). (UBSan's
-# log_path works in clang builds only; GCC's libubsan next to libasan
-# writes to stderr, and scripts/test looks for its "runtime error:" lines
-# in the logs.)
-# detect_leaks=0: LeakSanitizer reports only when a process exits, and a
-# worker exits only when it is stopped with SIGTERM (no report, checked)
-# or, were it to exit normally, with whatever it still holds at that
-# moment (its database connection, libzmq's context), which says nothing
-# about a request. Leaks are checked where processes exit normally: the
-# unit tests, parley-migrate and parley-expire (scripts/test).
-# abort_on_error: a report ends the worker at once, so the request fails.
+# P_WORKER_ENV: NAME=VALUE words for the workers' environment (lighttpd
+# passes its own on to them), from the workers.env.in of the
+# PARLEY_STACK_EXTRA folders (tests/stack/sanitizer), or none. Their
+# @WORKER_LOG_DIR@ is a directory the workers' user can write to: STATE/log,
+# or, when that user cannot (a checkout under a 0700 directory, such as
+# mktemp -d), one in /var/tmp linked as STATE/log/workers.
 parley__worker_env() {
-	local bin dir=$P_LOG asan ubsan
-	bin=$(parley__build_dir)/src/parley-ws
-	P_WORKER_ENV=
-	P_WORKER_ENV_ARGS=()
-	if ! ldd "$bin" 2>/dev/null | grep -Eq 'lib(asan|ubsan)\.'; then
-		return 0
-	fi
+	local dir=$P_LOG
+	P_WORKER_ENV=()
+	[ -n "$(parley__extra_files workers.env.in)" ] || return 0
 	if ! runuser -u "$PARLEY_WORKER_USER" -- test -w "$P_LOG" 2>/dev/null; then
-		dir=$(parley__san_fallback)
+		dir=$P_WORKER_FALLBACK
 		rm -rf "$dir" && mkdir -p "$dir" &&
 			chown "$PARLEY_WORKER_USER:" "$dir" &&
-			ln -sfn "$dir" "$P_LOG/sanitizer" || return 1
+			ln -sfn "$dir" "$P_LOG/workers" || return 1
 	fi
-	asan="detect_leaks=0:abort_on_error=1:log_path=$dir/asan"
-	ubsan="print_stacktrace=1:halt_on_error=1:log_path=$dir/ubsan"
-	P_WORKER_ENV=", \"ASAN_OPTIONS\" => \"$asan\", \"UBSAN_OPTIONS\" => \"$ubsan\""
-	P_WORKER_ENV_ARGS=("ASAN_OPTIONS=$asan" "UBSAN_OPTIONS=$ubsan")
-	parley_say "$bin is built with sanitizers: the workers' ASan reports go to $dir/asan.PID"
-}
-
-# Where the workers' sanitizer reports go when they cannot write to log/.
-parley__san_fallback() {
-	printf '/var/tmp/parley-san-%s\n' "$(parley__hash "$P_STATE")"
+	P_VAL[WORKER_LOG_DIR]=$dir
+	parley__render "$P_STATE/workers.env" workers.env.in || return 1
+	mapfile -t P_WORKER_ENV < <(grep -Ev '^[[:space:]]*(#|$)' "$P_STATE/workers.env")
+	parley_say "the workers' environment (workers.env): ${P_WORKER_ENV[*]}"
 }
 
 parley__start_lighttpd() {
-	local conf=$P_STATE/lighttpd.conf fds
-	fds=$(ulimit -Hn)
-	case "$fds" in
-	unlimited) fds=8192 ;;
-	'' | *[!0-9]*) fds=1024 ;;
-	esac
-	[ "$fds" -le 8192 ] || fds=8192
-	parley__fill "$PARLEY_ROOT/lighttpd/lighttpd.conf.in" "$conf" \
-		"HTTP_PORT=$P_HTTP_PORT" "STATE_DIR=$P_STATE" "RUN_DIR=$P_RUN" \
-		"PARLEY_WS=$(parley__build_dir)/src/parley-ws" "MAX_FDS=$fds" \
-		"WORKER_ENV=$P_WORKER_ENV" "WORKERS=${PARLEY_WORKERS:-8}" \
-		"MAX_CONNS=$((fds / 2))" || return 1
+	local conf=$P_STATE/lighttpd.conf
+	parley__render "$conf" "$PARLEY_ROOT/lighttpd/lighttpd.conf.in" ||
+		return 1
 	if ! lighttpd -tt -f "$conf" >"$P_LOG/lighttpd-check.log" 2>&1; then
 		parley_err "lighttpd -tt -f $conf failed:"
 		cat "$P_LOG/lighttpd-check.log" >&2
 		return 1
 	fi
 	parley_say "starting lighttpd on 127.0.0.1:$P_HTTP_PORT (parley-ws at /ws)"
-	parley__spawn "$P_RUN/lighttpd.pid" "$P_LOG/lighttpd.log" "$P_STATE" \
-		lighttpd -D -f "$conf" || return 1
+	parley__spawn --max-files "$P_RUN/lighttpd.pid" "$P_LOG/lighttpd.log" \
+		env "${P_WORKER_ENV[@]}" lighttpd -D -f "$conf" || return 1
 	# A plain GET reaches a worker, which answers 400 ("connect with a
 	# WebSocket client"): lighttpd and the workers are up.
 	if ! parley__wait_for 30 "lighttpd on port $P_HTTP_PORT" \
-		"$P_RUN/lighttpd.pid" parley__http_status_is 400 "$P_LIGHTTPD_URL"; then
+		"$P_RUN/lighttpd.pid" parley__http_status_is 400 \
+		"http://127.0.0.1:$P_HTTP_PORT/ws"; then
 		tail -n 30 "$P_LOG/lighttpd.log" >&2
+		return 1
+	fi
+}
+
+# nginx does not start FastCGI programs: parley-ws --listen serves FastCGI
+# on HTTP_PORT+2 and nginx (nginx/nginx.conf.in and parley.conf.in)
+# listens on NGINX_PORT: HTTP_PORT when it is the stack's server
+# (PARLEY_SERVER=nginx), HTTP_PORT+1 beside lighttpd (PARLEY_NGINX, where
+# the test stack's Pushpin routes /nginx/ws).
+parley__start_nginx() {
+	local d=$P_STATE/nginx procs=${PARLEY_WORKERS:-8}
+	[ "$P_SERVER" = nginx ] || procs=1
+	mkdir -p "$d/tmp" || return 1
+	parley__render "$d/parley.conf" "$PARLEY_ROOT/nginx/parley.conf.in" &&
+		parley__render "$d/nginx.conf" "$PARLEY_ROOT/nginx/nginx.conf.in" ||
+		return 1
+	parley_say "starting parley-ws --listen ${P_VAL[FCGI_ADDR]} --procs $procs and nginx on 127.0.0.1:$P_NGINX_PORT"
+	parley__spawn "$P_RUN/parley-ws.pid" "$P_LOG/parley-ws.log" \
+		env "${P_WORKER_ENV[@]}" "${P_VAL[PARLEY_WS]}" \
+		--config "$P_STATE/parley.conf" --listen "${P_VAL[FCGI_ADDR]}" \
+		--procs "$procs" || return 1
+	# nginx writes its master's pid, the same, to the same file.
+	parley__spawn --max-files "$P_RUN/nginx.pid" "$P_LOG/nginx.log" \
+		nginx -c "$d/nginx.conf" -g 'daemon off;' || return 1
+	if ! parley__wait_for 30 "nginx on port $P_NGINX_PORT" "$P_RUN/nginx.pid" \
+		parley__http_status_is 400 "http://127.0.0.1:$P_NGINX_PORT/ws"; then
+		tail -n 20 "$P_LOG/nginx.log" "$P_LOG/parley-ws.log" >&2
 		return 1
 	fi
 }
@@ -812,24 +847,14 @@ parley__pushpin_ready() {
 		parley__http_status_is 400 "http://127.0.0.1:$P_WS_PORT/ws"
 }
 
-parley__start_pushpin() {
-	local key=$P_SIG_KEY
-	parley__fill "$PARLEY_ROOT/lighttpd/routes.in" "$P_STATE/routes" \
-		"HTTP_PORT=$P_HTTP_PORT" "NGINX_PORT=$((P_HTTP_PORT + 1))" ||
-		return 1
-	parley__fill "$PARLEY_ROOT/lighttpd/pushpin.conf.in" \
-		"$P_STATE/pushpin.conf" "RUN_DIR=$P_RUN" "LOG_DIR=$P_LOG" \
-		"WS_PORT=$P_WS_PORT" "PUSH_PORT=$P_PUSH_PORT" \
-		"PUBLISH_PORT=$P_PUBLISH_PORT" "ROUTES_FILE=$P_STATE/routes" \
-		"SIG_KEY=$key" || return 1
-	chmod 600 "$P_STATE/pushpin.conf"
-	parley_say "starting Pushpin on 127.0.0.1:$P_WS_PORT (publish: zmq $P_PUSH_PORT, http $P_PUBLISH_PORT)"
-	parley__spawn "$P_RUN/pushpin.pid" "$P_LOG/pushpin.log" "$P_STATE" \
-		pushpin --config "$P_STATE/pushpin.conf" --merge-output ||
-		return 1
-	# "started" in its log only means spawned: wait until the client port
-	# and both publish inputs accept connections and a request goes
-	# through pushpin-proxy, zurl and lighttpd to a worker.
+# Runs Pushpin on STATE/pushpin.conf and waits until the client port and
+# both publish inputs accept connections and a request goes through
+# pushpin-proxy, zurl and the server to a worker ("started" in its log
+# only means spawned).
+parley__run_pushpin() {
+	rm -f "$P_RUN"/pushpin-*
+	parley__spawn --max-files "$P_RUN/pushpin.pid" "$P_LOG/pushpin.log" \
+		pushpin --config "$P_STATE/pushpin.conf" --merge-output || return 1
 	if ! parley__wait_for 30 "Pushpin" "$P_RUN/pushpin.pid" \
 		parley__pushpin_ready; then
 		tail -n 40 "$P_LOG/pushpin.log" >&2
@@ -837,34 +862,66 @@ parley__start_pushpin() {
 	fi
 }
 
+parley__start_pushpin() {
+	parley__render "$P_STATE/routes" "$PARLEY_ROOT/pushpin/routes.in" &&
+		parley__render "$P_STATE/pushpin.conf" \
+			"$PARLEY_ROOT/pushpin/pushpin.conf.in" || return 1
+	parley_say "starting Pushpin on 127.0.0.1:$P_WS_PORT (publish: zmq $P_PUSH_PORT, http $P_PUBLISH_PORT; up to ${P_VAL[CLIENT_MAXCONN]} connections)"
+	parley__run_pushpin
+}
+
 # Move the logs of the previous run to log/previous/ (one generation).
 parley__rotate_logs() {
 	local f
 	[ -d "$P_LOG" ] || return 0
 	rm -rf "$P_LOG/previous" && mkdir -p "$P_LOG/previous" || return 1
-	for f in "$P_LOG"/*.log "$P_LOG"/asan.* "$P_LOG"/ubsan.*; do
-		[ -e "$f" ] || [ -L "$f" ] || continue
-		if [ -L "$f" ]; then
-			# postgresql.log linked to a fallback directory.
+	for f in "$P_LOG"/*; do
+		[ "$f" != "$P_LOG/previous" ] || continue
+		if [ -L "$f" ] && [ -d "$f" ]; then
+			# The workers' files in a fallback directory.
+			cp -r "$f/." "$P_LOG/previous/${f##*/}" 2>/dev/null || true
+			rm -f "$f"
+		elif [ -L "$f" ]; then
+			# postgresql.log in a fallback directory.
 			cp "$f" "$P_LOG/previous/" 2>/dev/null || true
 			if [ -e "$f" ]; then : >"$f"; fi
-		else
+		elif [ -e "$f" ]; then
 			mv -f "$f" "$P_LOG/previous/" || return 1
 		fi
 	done
-	# The workers' sanitizer reports (parley__worker_env).
-	if [ -L "$P_LOG/sanitizer" ]; then
-		cp -r "$P_LOG/sanitizer/." "$P_LOG/previous/sanitizer" \
-			2>/dev/null || true
-		rm -f "$P_LOG/sanitizer"
-	elif [ -d "$P_LOG/sanitizer" ]; then
-		mv -f "$P_LOG/sanitizer" "$P_LOG/previous/" || return 1
-	fi
+}
+
+# STATE/stack.env: the PARLEY_STACK_* variables, for scripts/up,
+# scripts/bench, parley_stack_ctl and the integration tests, then the
+# extra folders' stack.env.in (tests/stack: what the tests need to know of
+# its additions).
+parley__write_state() {
+	local p f=$P_STATE/stack.env
+	PARLEY_STACK_SERVER=$P_SERVER
+	PARLEY_STACK_WS_URL=ws://127.0.0.1:$P_WS_PORT/ws
+	PARLEY_STACK_DATABASE_URL=$P_DATABASE_URL
+	PARLEY_STACK_PUBLISH_URL=http://127.0.0.1:$P_PUBLISH_PORT/publish/
+	PARLEY_STACK_BACKEND_URL=http://127.0.0.1:$P_HTTP_PORT/ws
+	PARLEY_STACK_WS_PORT=$P_WS_PORT
+	PARLEY_STACK_PUSH_PORT=$P_PUSH_PORT
+	PARLEY_STACK_PUBLISH_PORT=$P_PUBLISH_PORT
+	PARLEY_STACK_PG_BINDIR=$P_PG_BINDIR
+	PARLEY_STACK_BUILD_DIR=$(parley__build_dir)
+	parley__render "$f.extra" stack.env.in || return 1
+	{
+		echo "# Written by scripts/lib.sh when the stack started."
+		for p in SERVER WS_URL DATABASE_URL PUBLISH_URL BACKEND_URL WS_PORT \
+			PUSH_PORT PUBLISH_PORT PG_BINDIR BUILD_DIR; do
+			p=PARLEY_STACK_$p
+			printf '%s=%q\n' "$p" "${!p}"
+		done
+		cat "$f.extra"
+	} >"$f.extra.tmp" && mv "$f.extra.tmp" "$f" && rm -f "$f.extra"
 }
 
 parley_stack_start() {
 	local state=${1:?usage: parley_stack_start STATE_DIR dev|test}
-	local set=${2:-dev} p ports
+	local set=${2:-dev} p ports busy
 	case "$set" in
 	dev) ports=(7999 8180 55432 5560 5561) ;;
 	test) ports=(17999 18180 55433 15560 15561) ;;
@@ -896,20 +953,38 @@ parley_stack_start() {
 		parley_err "the five ports must differ: ${ports[*]}"
 		return 1
 	fi
+	P_SERVER=${PARLEY_SERVER:-lighttpd}
+	P_NGINX_PORT=$((P_HTTP_PORT + 1))
+	P_FCGI_PORT=$((P_HTTP_PORT + 2))
+	busy=("${ports[@]}")
+	case "$P_SERVER" in
+	lighttpd)
+		if [ -n "${PARLEY_NGINX:-}" ]; then
+			busy+=("$P_NGINX_PORT" "$P_FCGI_PORT")
+		fi
+		;;
+	nginx)
+		P_NGINX_PORT=$P_HTTP_PORT
+		busy+=("$P_FCGI_PORT")
+		;;
+	*)
+		parley_err "unknown PARLEY_SERVER '$P_SERVER' (lighttpd or nginx)"
+		return 1
+		;;
+	esac
 
 	mkdir -p "$state" && state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
 	P_DATABASE_URL=postgresql://$PARLEY_PG_USER@127.0.0.1:$P_PG_PORT/parley
 	P_WORKER_DATABASE_URL=postgresql://parley_ws@127.0.0.1:$P_PG_PORT/parley
 	P_EXPIRE_DATABASE_URL=postgresql://parley_job@127.0.0.1:$P_PG_PORT/parley
-	P_LIGHTTPD_URL=http://127.0.0.1:$P_HTTP_PORT/ws
 
 	# Stop whatever an earlier run of this state dir left behind, and keep
 	# its logs in log/previous/.
 	parley_stack_stop "$P_STATE" || return 1
 	parley__rotate_logs || return 1
 
-	for p in "${ports[@]}"; do
+	for p in "${busy[@]}"; do
 		if parley__port_open "$p"; then
 			parley_err "127.0.0.1:$p is already in use:"
 			if command -v ss >/dev/null; then
@@ -921,40 +996,26 @@ parley_stack_start() {
 
 	mkdir -p "$P_LOG" "$P_RUN" "$P_WWW" || return 1
 	chmod 755 "$P_STATE" "$P_LOG" && chmod 700 "$P_RUN" || return 1
-	# The workers run as PARLEY_WORKER_USER: a sanitizer build's reports
-	# (log_path in log/) must be writable for them.
+	# The workers run as PARLEY_WORKER_USER and may write their own files
+	# to log/ (workers.env).
 	parley__worker_user || return 1
 	chgrp "$PARLEY_WORKER_USER" "$P_LOG" && chmod 775 "$P_LOG" || return 1
-	parley_say "starting the $set stack in $P_STATE"
+	parley_say "starting the $set stack in $P_STATE ($P_SERVER in front of the workers)"
 
+	parley__values || return 1
 	parley__start_postgres || return 1
 	parley__sig_key || return 1
 	parley__worker_env || return 1
-	parley__write_parley_conf || return 1
+	parley__write_settings || return 1
 	parley__migrate || return 1
-	parley__start_lighttpd || return 1
-	parley__start_pushpin || return 1
-	if [ -n "${PARLEY_NGINX:-}" ]; then
+	if [ "$P_SERVER" = lighttpd ]; then
+		parley__start_lighttpd || return 1
+	fi
+	if [ "$P_SERVER" = nginx ] || [ -n "${PARLEY_NGINX:-}" ]; then
 		parley__start_nginx || return 1
 	fi
-
-	PARLEY_STACK_STATE=$P_STATE
-	PARLEY_STACK_SET=$set
-	PARLEY_STACK_WS_URL=ws://127.0.0.1:$P_WS_PORT/ws
-	PARLEY_STACK_DATABASE_URL=$P_DATABASE_URL
-	PARLEY_STACK_PUBLISH_URL=http://127.0.0.1:$P_PUBLISH_PORT/publish/
-	PARLEY_STACK_PUSH_SPEC=tcp://127.0.0.1:$P_PUSH_PORT
-	PARLEY_STACK_LIGHTTPD_URL=$P_LIGHTTPD_URL
-	PARLEY_STACK_NGINX_WS_URL=${PARLEY_NGINX:+ws://127.0.0.1:$P_WS_PORT/nginx/ws}
-	PARLEY_STACK_PG_BINDIR=$P_PG_BINDIR
-	{
-		echo "# Written by scripts/lib.sh when the stack started."
-		for p in STATE SET WS_URL DATABASE_URL PUBLISH_URL PUSH_SPEC \
-			LIGHTTPD_URL NGINX_WS_URL PG_BINDIR; do
-			p=PARLEY_STACK_$p
-			printf '%s=%q\n' "$p" "${!p}"
-		done
-	} >"$P_STATE/stack.env"
+	parley__start_pushpin || return 1
+	parley__write_state || return 1
 	parley_say "the $set stack is up"
 }
 
@@ -965,7 +1026,7 @@ parley_expire_loop_start() {
 	local state=${1:?usage: parley_expire_loop_start STATE_DIR}
 	state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
-	parley__spawn "$P_RUN/expire.pid" "$P_LOG/expire.log" "$P_STATE" \
+	parley__spawn "$P_RUN/expire.pid" "$P_LOG/expire.log" \
 		bash -c 'while :; do "$0" --config "$1" --reconcile; sleep 60; done' \
 		"$(parley__build_dir)/src/parley-expire" "$P_STATE/parley-expire.conf"
 }
@@ -974,12 +1035,13 @@ parley_expire_loop_start() {
 # use it through scripts/stackctl to test failures).
 parley_stack_ctl() {
 	local state=${1:?usage: parley_stack_ctl STATE_DIR ACTION} action=$2
-	local bindir pid i port
+	local bindir pid i
 	state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
 	bindir=$(parley__pg_bindir) || return 1
-	port=$(sed -n 's/^http_port=127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-		"$P_STATE/pushpin.conf")
+	read -r P_WS_PORT P_PUSH_PORT P_PUBLISH_PORT < <(
+		. "$P_STATE/stack.env" && echo "$PARLEY_STACK_WS_PORT" \
+			"$PARLEY_STACK_PUSH_PORT" "$PARLEY_STACK_PUBLISH_PORT")
 	case "$action" in
 	pg-stop)
 		parley__as_pg "$bindir/pg_ctl" -D "$P_PGDATA" -s -m fast -w \
@@ -998,73 +1060,19 @@ parley_stack_ctl() {
 		pkill -KILL -f "$P_RUN" 2>/dev/null || true
 		rm -f "$P_RUN/pushpin.pid"
 		for i in $(seq 1 50); do
-			parley__port_open "$port" || return 0
+			parley__port_open "$P_WS_PORT" || return 0
 			sleep 0.2
 		done
-		parley_err "Pushpin's port $port is still open"
+		parley_err "Pushpin's port $P_WS_PORT is still open"
 		return 1
 		;;
 	pushpin-start)
-		rm -f "$P_RUN"/pushpin-*
-		parley__spawn "$P_RUN/pushpin.pid" "$P_LOG/pushpin.log" \
-			"$P_STATE" pushpin --config "$P_STATE/pushpin.conf" \
-			--merge-output || return 1
-		for i in $(seq 1 150); do
-			if parley__http_status_is 400 "http://127.0.0.1:$port/ws"; then
-				return 0
-			fi
-			sleep 0.2
-		done
-		parley_err "Pushpin did not come back on port $port"
-		return 1
+		# On the same STATE/pushpin.conf (scripts/bench edits it first).
+		parley__run_pushpin
 		;;
 	*)
 		parley_err "unknown action '$action'"
 		return 64
 		;;
 	esac
-}
-
-# With PARLEY_NGINX (scripts/test): the same workers under nginx as well.
-# parley-ws --listen serves FastCGI on HTTP_PORT+2 (nginx does not start
-# FastCGI programs), nginx on HTTP_PORT+1 uses nginx/parley.conf.in, and
-# Pushpin routes /nginx/ws there (routes.in), so the integration tests
-# reach the workers through nginx at ws://127.0.0.1:WS_PORT/nginx/ws.
-parley__start_nginx() {
-	local nport=$((P_HTTP_PORT + 1)) fport=$((P_HTTP_PORT + 2)) d
-	d=$P_STATE/nginx
-	mkdir -p "$d/tmp" || return 1
-	parley__fill "$PARLEY_ROOT/nginx/parley.conf.in" "$d/parley.conf" \
-		"HTTP_PORT=$nport" "FCGI_ADDR=127.0.0.1:$fport" || return 1
-	cat >"$d/nginx.conf" <<EOF || return 1
-# Generated by scripts/lib.sh: nginx in front of parley-ws --listen.
-worker_processes 1;
-pid $P_RUN/nginx.pid;
-error_log $P_LOG/nginx.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $d/tmp/body;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    proxy_temp_path $d/tmp/proxy;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    include $d/parley.conf;
-}
-EOF
-	parley_say "starting parley-ws --listen 127.0.0.1:$fport and nginx on 127.0.0.1:$nport"
-	parley__spawn "$P_RUN/parley-ws-nginx.pid" "$P_LOG/parley-ws-nginx.log" \
-		"$P_STATE" env "${P_WORKER_ENV_ARGS[@]}" \
-		"$(parley__build_dir)/src/parley-ws" --config \
-		"$P_STATE/parley.conf" --listen "127.0.0.1:$fport" --procs 1 ||
-		return 1
-	# nginx writes its own pid file (the master's); spawn records the
-	# same pid since it execs in the foreground.
-	parley__spawn "$P_RUN/nginx.pid.spawn" "$P_LOG/nginx.log" "$P_STATE" \
-		nginx -c "$d/nginx.conf" -g 'daemon off;' || return 1
-	if ! parley__wait_for 30 "nginx on port $nport" "$P_RUN/nginx.pid.spawn" \
-		parley__http_status_is 400 "http://127.0.0.1:$nport/ws"; then
-		tail -n 20 "$P_LOG/nginx.log" "$P_LOG/parley-ws-nginx.log" >&2
-		return 1
-	fi
 }

@@ -3,26 +3,27 @@
 Each test file is a TAP producer run by `make check` (through automake's
 tap-driver) with Debian's /usr/bin/python3 and python3-websockets. The
 tests talk to a real stack (Pushpin -> lighttpd -> parley-ws ->
-PostgreSQL) that scripts/test starts; its addresses come from the
-environment:
+PostgreSQL) that scripts/test starts with scripts/lib.sh. They read what
+they need from the stack's state directory, named by PARLEY_TEST_STATE
+(absolute, or from the current directory):
 
-  PARLEY_TEST_WS_URL        ws://127.0.0.1:17999/ws
-  PARLEY_TEST_DATABASE_URL  postgresql://... (queried with psql)
-  PARLEY_TEST_REDELIVERY_INTERVAL  the stack's redelivery_interval (5)
-  PARLEY_TEST_CONNECTION_TTL       the stack's connection_ttl (10)
-  PARLEY_TEST_STATE, PARLEY_TEST_SIG_KEY, PARLEY_TEST_LIGHTTPD_URL,
-  PARLEY_TEST_JWT_URL, PARLEY_TEST_JWT_SECRET, PARLEY_TEST_JWT_ISSUER
-                            for the security and failure tests
-  PARLEY_TEST_BUILD_DIR     the build whose src/parley-expire the failure
-                            tests run (default: this checkout)
+  STATE/stack.env    PARLEY_STACK_* lines (scripts/lib.sh): WS_URL,
+                     DATABASE_URL, BACKEND_URL (the server in front of the
+                     workers), BUILD_DIR (whose src/parley-expire the tests
+                     run); from tests/stack/stack.env.in: JWT_WS_URL,
+                     JWT_SECRET, JWT_ISSUER, NGINX_WS_URL
+  STATE/parley.conf  the workers' settings (redelivery_interval,
+                     connection_ttl, client_ping_interval)
+  STATE/sig_key      Pushpin's Grip-Sig key
 
-Without PARLEY_TEST_WS_URL every file skips itself (make check outside
+Without PARLEY_TEST_STATE every file skips itself (make check outside
 scripts/test); scripts/test fails when anything was skipped.
 Every wait is bounded: a receive waits at most a few seconds.
 """
 import asyncio
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -30,31 +31,49 @@ import traceback
 import urllib.parse
 import uuid
 
-WS_URL = os.environ.get("PARLEY_TEST_WS_URL")
-DB_URL = os.environ.get("PARLEY_TEST_DATABASE_URL")
-# scripts/test configures the stack's redelivery_interval to this.
-REDELIVERY_INTERVAL = int(os.environ.get("PARLEY_TEST_REDELIVERY_INTERVAL",
-                                         "5"))
-# ... and its connection_ttl to this (seconds).
-CONNECTION_TTL = int(os.environ.get("PARLEY_TEST_CONNECTION_TTL", "86400"))
-# ... and its client_ping_interval to this (seconds).
-CLIENT_PING_INTERVAL = int(os.environ.get("PARLEY_TEST_CLIENT_PING_INTERVAL",
-                                          "60"))
-STATE = os.environ.get("PARLEY_TEST_STATE")        # the stack's state dir
-SIG_KEY = os.environ.get("PARLEY_TEST_SIG_KEY")    # Pushpin's sig_key
-LIGHTTPD_URL = os.environ.get("PARLEY_TEST_LIGHTTPD_URL")
-JWT_URL = os.environ.get("PARLEY_TEST_JWT_URL")    # workers in auth mode jwt
-JWT_SECRET = os.environ.get("PARLEY_TEST_JWT_SECRET")
-JWT_ISSUER = os.environ.get("PARLEY_TEST_JWT_ISSUER")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+STATE = os.environ.get("PARLEY_TEST_STATE")        # the stack's state dir
+if not STATE or not os.path.isfile(os.path.join(STATE, "stack.env")):
+    print("1..0 # SKIP PARLEY_TEST_STATE names no stack's state dir "
+          "(scripts/test runs these)")
+    sys.exit(0)
+STATE = os.path.abspath(STATE)
+
+
+def _read(name, parse):
+    """{name: value} of the lines of STATE/name that parse(line) splits
+    into a pair (a later line wins)."""
+    out = {}
+    with open(os.path.join(STATE, name)) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                k, _, v = parse(line).partition("=")
+                out[k.strip()] = v.strip()
+    return out
+
+
+# PARLEY_STACK_NAME=VALUE lines, values quoted for the shell.
+STACK = {k[len("PARLEY_STACK_"):]: v for k, v in
+         _read("stack.env", lambda line: shlex.split(line)[0]).items()}
+# The workers' "name = value" settings, and what the tests wait for (the
+# workers' defaults when the file does not say).
+SETTINGS = _read("parley.conf", lambda line: line)
+REDELIVERY_INTERVAL = int(SETTINGS.get("redelivery_interval", "30"))
+CONNECTION_TTL = int(SETTINGS.get("connection_ttl", "86400"))
+CLIENT_PING_INTERVAL = int(SETTINGS.get("client_ping_interval", "60"))
+with open(os.path.join(STATE, "sig_key")) as _f:
+    SIG_KEY = _f.read().strip()                    # Pushpin's sig_key
+
+WS_URL = STACK["WS_URL"]
+DB_URL = STACK["DATABASE_URL"]
+BACKEND_URL = STACK["BACKEND_URL"]   # lighttpd (or nginx) at /ws, directly
+JWT_URL = STACK.get("JWT_WS_URL")    # the workers in auth mode jwt
+JWT_SECRET = STACK.get("JWT_SECRET")
+JWT_ISSUER = STACK.get("JWT_ISSUER")
 # The build whose programs the tests run (src/parley-expire): the checkout,
 # or scripts/test's sanitizer build (build-asan).
-BUILD = os.environ.get("PARLEY_TEST_BUILD_DIR", ROOT)
-
-if not WS_URL or not DB_URL:
-    print("1..0 # SKIP PARLEY_TEST_WS_URL/PARLEY_TEST_DATABASE_URL not set: "
-          "no stack (scripts/test runs these)")
-    sys.exit(0)
+BUILD = STACK.get("BUILD_DIR", ROOT)
 
 import websockets  # noqa: E402  (Debian's python3-websockets)
 

@@ -5,8 +5,8 @@ import asyncio
 import json
 import urllib.parse
 
-from parley_test import (CLIENT_PING_INTERVAL, CONNECTION_TTL, DB_URL, ROOT,
-                         RUN,
+from parley_test import (BUILD, CLIENT_PING_INTERVAL, CONNECTION_TTL, DB_URL,
+                         ROOT, RUN,
                          WS_URL, poll_value,
                          connect, eq, handshake_status, ok, run, send_frame,
                          sql, sql_value, uid)
@@ -238,9 +238,8 @@ async def test_migrations_run_twice():
     run (the stack already ran it once) applies nothing and succeeds."""
     import os
     import subprocess
-    build = os.environ.get("PARLEY_TEST_BUILD_DIR", ROOT)
     env = dict(os.environ, PARLEY_DATABASE_URL=DB_URL)
-    r = subprocess.run([os.path.join(build, "src", "parley-migrate"),
+    r = subprocess.run([os.path.join(BUILD, "src", "parley-migrate"),
                         "--dir", os.path.join(ROOT, "sql")], env=env,
                        capture_output=True, text=True, timeout=60)
     eq(r.returncode, 0, "parley-migrate on an up-to-date schema exits 0")

@@ -2,15 +2,16 @@
 serves FastCGI, nginx (nginx/parley.conf.in) mounts it, and Pushpin routes
 /nginx/ws there. The original flow, the errors and the refusals behave as
 under lighttpd."""
-import os
 import sys
 
 import parley_test
 from parley_test import eq, run, send_frame, sql_value, uid
 
-NGINX_WS_URL = os.environ.get("PARLEY_TEST_NGINX_WS_URL")
+# From tests/stack/stack.env.in (the test stack's additions).
+NGINX_WS_URL = parley_test.STACK.get("NGINX_WS_URL")
 if not NGINX_WS_URL:
-    print("1..0 # SKIP PARLEY_TEST_NGINX_WS_URL not set (scripts/test sets it)")
+    print("1..0 # SKIP no NGINX_WS_URL in the stack's stack.env "
+          "(scripts/test's stack has it)")
     sys.exit(0)
 # Every connection of this file goes through nginx.
 parley_test.WS_URL = NGINX_WS_URL

@@ -12,7 +12,7 @@ import uuid
 
 import websockets
 
-from parley_test import (JWT_ISSUER, JWT_SECRET, JWT_URL, LIGHTTPD_URL,
+from parley_test import (BACKEND_URL, JWT_ISSUER, JWT_SECRET, JWT_URL,
                          Client, connect, eq, grip_sig, handshake_status,
                          hs256, ok, poll_value, run,
                          send_frame, sql, sql_value, uid)
@@ -94,7 +94,7 @@ async def test_jwt_users_exchange():
 def raw(body, headers=None, query="userId=raw-user", sig=True):
     """POSTs WebSocket-over-HTTP events straight to lighttpd (as only
     Pushpin should). Returns (status, body)."""
-    u = urllib.parse.urlsplit(LIGHTTPD_URL)
+    u = urllib.parse.urlsplit(BACKEND_URL)
     h = {"Content-Type": "application/websocket-events",
          "Connection-Id": "raw-" + uuid.uuid4().hex}
     if sig:
