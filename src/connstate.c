@@ -58,10 +58,6 @@ static void parse_phase(struct conn_state *st, const char *v)
 		ok = parse_numbers(v + 1, &st->after, NULL);
 		st->phase = PHASE_BACKLOG;
 		break;
-	case 'c':
-		ok = parse_numbers(v + 1, &st->after, &st->mark_ms);
-		st->phase = PHASE_CATCHUP;
-		break;
 	case 'w':
 		ok = parse_numbers(v + 1, &st->mark_ms, NULL);
 		st->phase = PHASE_SETTLE;
@@ -116,9 +112,6 @@ static void format_phase(char *out, size_t size, const struct conn_state *st)
 	switch (st->phase) {
 	case PHASE_BACKLOG:
 		snprintf(out, size, "b:%lld", st->after);
-		break;
-	case PHASE_CATCHUP:
-		snprintf(out, size, "c:%lld:%lld", st->after, st->mark_ms);
 		break;
 	case PHASE_SETTLE:
 		snprintf(out, size, "w:%lld", st->mark_ms);

@@ -10,8 +10,6 @@
  *
  *   User-Id  the connection's user (set once, at OPEN)
  *   Phase    "b:SEQ"    backlog: not subscribed yet, next page after SEQ;
- *            "c:SEQ:MS" subscribed at unix ms MS: the catch-up of what was
- *                       stored until then, after SEQ, is due;
  *            "w:MS"     live, subscribed at MS: one early check for what
  *                       a publish racing the subscription may have lost;
  *            "s:SEQ:MS" redelivering what was stored before MS and is
@@ -33,7 +31,6 @@
 enum phase {
 	PHASE_NONE,    /* no OPEN seen: not a session */
 	PHASE_BACKLOG, /* delivering the backlog, not subscribed */
-	PHASE_CATCHUP, /* subscribed; one catch-up page due */
 	PHASE_SETTLE,  /* live; an early check due (delivery.c) */
 	PHASE_SWEEP,   /* subscribed; redelivering what a sweep found */
 	PHASE_LIVE,    /* subscribed; live delivery only */
@@ -42,8 +39,8 @@ enum phase {
 struct conn_state {
 	char user_id[ID_MAX + 1]; /* "" when absent */
 	enum phase phase;
-	long long after;      /* BACKLOG, CATCHUP, SWEEP: last seq sent */
-	long long mark_ms;    /* CATCHUP, SETTLE: when subscribed (unix ms);
+	long long after;      /* BACKLOG, SWEEP: last seq sent */
+	long long mark_ms;    /* SETTLE: when subscribed (unix ms);
 				 SWEEP: stored before this */
 	long long sweep_at;   /* 0: none */
 	long long refresh_at; /* 0: none */

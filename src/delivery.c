@@ -69,6 +69,11 @@ static void pull(struct session *s)
 	s->io->frame(s->io->ctx, WS_PING, PULL_PING, strlen(PULL_PING));
 }
 
+/* BACKLOG: the next page. After the last one: subscribe, and settle. A
+ * message stored after the last page's query is published after the
+ * subscription left here; only a publish that overtakes the subscription
+ * inside Pushpin (or one stored in the microseconds between that query
+ * and this answer) is lost, and SETTLE's check finds it. */
 static void deliver_backlog(struct app *app, struct session *s)
 {
 	long long last;
@@ -77,35 +82,18 @@ static void deliver_backlog(struct app *app, struct session *s)
 	if (p == PAGE_FAILED)
 		return;
 	s->state.after = last;
-	if (p == PAGE_DONE) {
-		char channel[ID_MAX + 8];
-		user_channel(channel, sizeof(channel), s->user_id);
-		s->io->subscribe(s->io->ctx, channel);
-		s->state.phase = PHASE_CATCHUP;
-		s->state.mark_ms = wall_ms();
-	}
-	pull(s);
-}
-
-/* CATCHUP: what was stored after the backlog's last page and before the
- * subscription was sent. A message stored later is published after the
- * subscription left here; only a publish that overtakes the subscription
- * on its way through Pushpin is lost, and SETTLE looks for that. */
-static void deliver_catchup(struct app *app, struct session *s)
-{
-	long long last;
-	enum page p = deliver_page(app, s, s->state.after, s->state.mark_ms + 1,
-				   &last);
-
-	if (p == PAGE_FAILED)
-		return;
-	s->state.after = last;
 	if (p == PAGE_MORE) {
 		pull(s);
 		return;
 	}
+	{
+		char channel[ID_MAX + 8];
+		user_channel(channel, sizeof(channel), s->user_id);
+		s->io->subscribe(s->io->ctx, channel);
+	}
 	s->state.phase = PHASE_SETTLE;
 	s->state.after = 0;
+	s->state.mark_ms = wall_ms();
 }
 
 /* SWEEP: pages of what is unacked and stored before mark_ms. */
@@ -141,9 +129,6 @@ void delivery_due(struct app *app, struct session *s)
 	switch (s->state.phase) {
 	case PHASE_BACKLOG:
 		deliver_backlog(app, s);
-		break;
-	case PHASE_CATCHUP:
-		deliver_catchup(app, s);
 		break;
 	case PHASE_SETTLE:
 		/* The first request SETTLE_MS after subscribing: what is

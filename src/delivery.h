@@ -1,5 +1,5 @@
 /* delivery.h - getting every unacked message to a connection: the
- * backlog after connecting, the catch-up after subscribing, and the
+ * backlog after connecting, the check after subscribing, and the
  * redelivery sweep. The state machine is connstate.h's Phase:
  *
  *   OPEN -> BACKLOG: pages of the user's unacked messages in receive
@@ -7,15 +7,15 @@
  *       ones); each page ends with a WebSocket ping, whose pong brings
  *       the next request at once, so a client that never sends a frame
  *       still gets its whole backlog.
- *   BACKLOG, last page sent -> CATCHUP: subscribe, note the time, ping;
- *       the pong's request delivers what was stored after the backlog's
- *       last query and before the subscription was sent (a publish of it
- *       may have gone out before the subscription took effect). What is
- *       stored after that is published after the subscription: live.
- *   CATCHUP -> SETTLE: live. The first request 2 s after subscribing
- *       delivers what is still unacked and older than 2 s: a publish that
- *       overtook the subscription inside Pushpin (a client that acks has
- *       acked its live copies by then).
+ *   BACKLOG, last page sent -> SETTLE: subscribe, note the time. What
+ *       is stored after the last page's query is published after the
+ *       subscription left here, so it is delivered live, unless its
+ *       publish overtakes the subscription inside Pushpin (a window of a
+ *       millisecond or so). The first request 2 s after subscribing
+ *       delivers what is still unacked and older than 2 s: what such a
+ *       race lost (a client that acks has acked its live copies by then;
+ *       a connection that stays silent gets it with its next keep-alive
+ *       request). No extra request per connect.
  *   SETTLE -> LIVE: the bridge delivers publishes.
  *   LIVE -> SWEEP -> LIVE: every redelivery_interval, a request delivers
  *       again, in pages, what is unacked and older than that interval (a

@@ -3,7 +3,7 @@
  * Layers, and the one direction calls go:
  *   bridge adapter (parley-ws.c: libfcgi + WebSocket-over-HTTP + GRIP)
  *     -> request.c   the order of work in one request, transport-free
- *       -> handlers.c (actions), delivery.c (backlog, catch-up, sweep)
+ *       -> handlers.c (actions), delivery.c (backlog, settle, sweep)
  *         -> events.c (JSON), store.c (SQL), publish.c (Pushpin)
  * A bridge fills a struct bridge with its outputs and state store, and
  * calls handle_request(); nothing below request.c knows which bridge.

@@ -121,7 +121,7 @@ async def test_answer_behind_backlog_has_its_data():
 async def test_sends_while_connecting_are_not_lost():
     """Messages committed while the recipient connects (between its backlog
     query and its subscription) are delivered: by the backlog, live, or by
-    the catch-up page; and none twice."""
+    the early check after the subscription; and none twice."""
     a = await connect(uid("race-a"))
     user = uid("race-b")
     n = 90  # under the rate limit's burst of 100
@@ -146,8 +146,7 @@ async def test_sends_while_connecting_are_not_lost():
     eq(len(missing), 0, "every acked message delivered")
     dups = len(got) - len(set(got))
     diag(f"duplicates around the subscription: {dups}")
-    eq(dups, 0, "and none twice: the catch-up covers only what was stored "
-       "before the subscription")
+    eq(dups, 0, "and none twice")
     await a.close()
     await b.close()
 

@@ -49,17 +49,14 @@ int main(void)
 	load(&st, "u1", "b:42");
 	is_int(st.phase, PHASE_BACKLOG, "b:42 is the backlog");
 	is_int(st.after, 42, "  after seq 42");
-	load(&st, "u1", "c:7:1700000000000");
-	ok(st.phase == PHASE_CATCHUP && st.after == 7 &&
-	   st.mark_ms == 1700000000000LL, "c:7:MS is the catch-up");
 	load(&st, "u1", "w:1700000000000");
 	ok(st.phase == PHASE_SETTLE && st.mark_ms == 1700000000000LL,
 	   "w:MS: live, the early check due");
 	load(&st, "u1", "s:9:12");
 	ok(st.phase == PHASE_SWEEP && st.after == 9 && st.mark_ms == 12,
 	   "s:9:12 is a sweep");
-	load(&st, "u1", "c:7");
-	is_int(st.phase, PHASE_BACKLOG, "c:7 without its time starts over");
+	load(&st, "u1", "s:7");
+	is_int(st.phase, PHASE_BACKLOG, "s:7 without its time starts over");
 	load(&st, "u1", "l:1");
 	is_int(st.phase, PHASE_BACKLOG, "l:1 starts over");
 	load(&st, "u1", "l");
@@ -67,7 +64,7 @@ int main(void)
 	load(&st, "u1", "b:");
 	ok(st.phase == PHASE_BACKLOG && st.after == 0,
 	   "a malformed Phase starts the backlog over (nothing is lost)");
-	load(&st, "u1", "c:-5:1");
+	load(&st, "u1", "s:-5:1");
 	ok(st.phase == PHASE_BACKLOG && st.after == 0, "  so does c:-5");
 	load(&st, "u1", "x:1");
 	is_int(st.phase, PHASE_BACKLOG, "  and x:1");
