@@ -263,6 +263,7 @@ parley__render() {
 	(
 		umask 077
 		while IFS= read -r f; do
+			[ -r "$f" ] || { parley_err "no template $f"; exit 1; }
 			while IFS= read -r line || [ -n "$line" ]; do
 				if [[ $line == *@*@* && ! $line =~ ^[[:space:]]*# ]]; then
 					for k in "${!P_VAL[@]}"; do
