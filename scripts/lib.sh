@@ -74,11 +74,12 @@ PARLEY_PG_USER=parley
 # the owner of the database files either.
 PARLEY_WORKER_USER=parley-ws
 
-parley__worker_user() {
-	if ! id -u "$PARLEY_WORKER_USER" >/dev/null 2>&1; then
-		parley_say "creating system user $PARLEY_WORKER_USER (runs parley-ws)"
+# parley__system_user NAME WHAT: create system user NAME if missing.
+parley__system_user() {
+	if ! id -u "$1" >/dev/null 2>&1; then
+		parley_say "creating system user $1 (runs $2)"
 		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$PARLEY_WORKER_USER" || return 1
+			--shell /usr/sbin/nologin "$1" || return 1
 	fi
 }
 
@@ -633,11 +634,7 @@ parley__values() {
 parley__start_postgres() {
 	local bindir sock log marker
 	bindir=$(parley__pg_bindir) || return 1
-	if ! id -u "$PARLEY_PG_USER" >/dev/null 2>&1; then
-		parley_say "creating system user $PARLEY_PG_USER (runs PostgreSQL)"
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$PARLEY_PG_USER" || return 1
-	fi
+	parley__system_user "$PARLEY_PG_USER" PostgreSQL || return 1
 
 	# The data directory must be reachable by the parley user. It is not
 	# when the checkout is under a 0700 directory (mktemp -d): then keep
@@ -895,29 +892,25 @@ parley__rotate_logs() {
 # STATE/stack.env: the PARLEY_STACK_* variables, for scripts/up,
 # scripts/bench, parley_stack_ctl and the integration tests, then the
 # extra folders' stack.env.in (tests/stack: what the tests need to know of
-# its additions).
+# its additions); then read back, so the caller has them set too.
 parley__write_state() {
-	local p f=$P_STATE/stack.env
-	PARLEY_STACK_SERVER=$P_SERVER
-	PARLEY_STACK_WS_URL=ws://127.0.0.1:$P_WS_PORT/ws
-	PARLEY_STACK_DATABASE_URL=$P_DATABASE_URL
-	PARLEY_STACK_PUBLISH_URL=http://127.0.0.1:$P_PUBLISH_PORT/publish/
-	PARLEY_STACK_BACKEND_URL=http://127.0.0.1:$P_HTTP_PORT/ws
-	PARLEY_STACK_WS_PORT=$P_WS_PORT
-	PARLEY_STACK_PUSH_PORT=$P_PUSH_PORT
-	PARLEY_STACK_PUBLISH_PORT=$P_PUBLISH_PORT
-	PARLEY_STACK_PG_BINDIR=$P_PG_BINDIR
-	PARLEY_STACK_BUILD_DIR=$(parley__build_dir)
+	local f=$P_STATE/stack.env
 	parley__render "$f.extra" stack.env.in || return 1
 	{
 		echo "# Written by scripts/lib.sh when the stack started."
-		for p in SERVER WS_URL DATABASE_URL PUBLISH_URL BACKEND_URL WS_PORT \
-			PUSH_PORT PUBLISH_PORT PG_BINDIR BUILD_DIR; do
-			p=PARLEY_STACK_$p
-			printf '%s=%q\n' "$p" "${!p}"
-		done
+		printf 'PARLEY_STACK_%s=%q\n' SERVER "$P_SERVER" \
+			WS_URL "ws://127.0.0.1:$P_WS_PORT/ws" \
+			DATABASE_URL "$P_DATABASE_URL" \
+			PUBLISH_URL "http://127.0.0.1:$P_PUBLISH_PORT/publish/" \
+			BACKEND_URL "http://127.0.0.1:$P_HTTP_PORT/ws" \
+			WS_PORT "$P_WS_PORT" PUSH_PORT "$P_PUSH_PORT" \
+			PUBLISH_PORT "$P_PUBLISH_PORT" PG_BINDIR "$P_PG_BINDIR" \
+			BUILD_DIR "$(parley__build_dir)"
 		cat "$f.extra"
-	} >"$f.extra.tmp" && mv "$f.extra.tmp" "$f" && rm -f "$f.extra"
+	} >"$f.tmp" && chmod 600 "$f.tmp" && rm -f "$f.extra" &&
+		mv "$f.tmp" "$f" || return 1
+	# shellcheck disable=SC1090
+	. "$f"
 }
 
 parley_stack_start() {
@@ -999,7 +992,7 @@ parley_stack_start() {
 	chmod 755 "$P_STATE" "$P_LOG" && chmod 700 "$P_RUN" || return 1
 	# The workers run as PARLEY_WORKER_USER and may write their own files
 	# to log/ (workers.env).
-	parley__worker_user || return 1
+	parley__system_user "$PARLEY_WORKER_USER" parley-ws || return 1
 	chgrp "$PARLEY_WORKER_USER" "$P_LOG" && chmod 775 "$P_LOG" || return 1
 	parley_say "starting the $set stack in $P_STATE ($P_SERVER in front of the workers)"
 
