@@ -2,7 +2,6 @@
 #include "common.h"
 #include "delivery.h"
 #include "events.h"
-#include "handlers.h"
 #include "log.h"
 
 

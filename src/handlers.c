@@ -16,22 +16,6 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
-void app_init(struct app *app, const struct settings *cfg, struct db *db,
-	      struct publisher *pub)
-{
-	app->cfg = cfg;
-	app->db = db;
-	app->pub = pub;
-	app->limits.max_content_bytes = (size_t)cfg->max_content_bytes;
-	app->limits.max_ids = (int)cfg->max_ids_per_frame;
-	app->limits.max_depth = (int)cfg->max_json_depth;
-}
-
-void user_channel(char *out, size_t size, const char *user_id)
-{
-	snprintf(out, size, "u:%s", user_id);
-}
-
 void send_event(struct session *s, char *json)
 {
 	if (json == NULL)

@@ -292,7 +292,7 @@ out:
 	return root;
 }
 
-static const char *get_string(const cJSON *obj, const char *name)
+static const char *member_string(const cJSON *obj, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
@@ -501,14 +501,14 @@ static enum jwt_result check_claims(const cJSON *claims,
 	if (has_nbf && (double)now < nbf - skew)
 		return JWT_NOT_YET_VALID;
 	if (e->iss != NULL) {
-		const char *iss = get_string(claims, "iss");
+		const char *iss = member_string(claims, "iss");
 		if (iss == NULL || strcmp(iss, e->iss) != 0)
 			return JWT_BAD_ISSUER;
 	}
 	if (e->aud != NULL && !audience_matches(claims, e->aud))
 		return JWT_BAD_AUDIENCE;
 	if (e->require_sub) {
-		const char *s = get_string(claims, "sub");
+		const char *s = member_string(claims, "sub");
 		size_t len = s != NULL ? strlen(s) : 0;
 		if (s == NULL || !valid_id(s, len) || sub == NULL ||
 		    len >= subsize)
@@ -782,7 +782,7 @@ static bool get_b64_member(const cJSON *jwk, const char *name,
 			   unsigned char *buf, size_t size, bool exact,
 			   size_t *len)
 {
-	const char *s = get_string(jwk, name);
+	const char *s = member_string(jwk, name);
 
 	return s != NULL && decode_b64(s, strlen(s), true, buf, size, len) &&
 	       *len > 0 && (!exact || *len == size);
@@ -863,7 +863,7 @@ static EVP_PKEY *ec_from_jwk(const cJSON *jwk, char *why, size_t whylen)
 static int add_jwk(struct jwt_keys *k, const cJSON *jwk, char *why,
 		   size_t whylen)
 {
-	const char *kty = get_string(jwk, "kty");
+	const char *kty = member_string(jwk, "kty");
 	const cJSON *use = cJSON_GetObjectItemCaseSensitive(jwk, "use");
 	const cJSON *alg = cJSON_GetObjectItemCaseSensitive(jwk, "alg");
 	const cJSON *kid = cJSON_GetObjectItemCaseSensitive(jwk, "kid");
@@ -891,7 +891,7 @@ static int add_jwk(struct jwt_keys *k, const cJSON *jwk, char *why,
 			return 0;
 		pkey = rsa_from_jwk(jwk, why, whylen);
 	} else if (strcmp(kty, "EC") == 0) {
-		const char *crv = get_string(jwk, "crv");
+		const char *crv = member_string(jwk, "crv");
 		if (crv == NULL || strcmp(crv, "P-256") != 0 ||
 		    (alg != NULL && strcmp(alg->valuestring, "ES256") != 0))
 			return 0;

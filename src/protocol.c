@@ -123,10 +123,10 @@ bool valid_rfc3339(const char *s)
 	return false;
 }
 
-static void set_error(struct proto_error *err, const char *code,
+static void proto_fail(struct proto_error *err, const char *code,
 		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void set_error(struct proto_error *err, const char *code,
+static void proto_fail(struct proto_error *err, const char *code,
 		      const char *fmt, ...)
 {
 	va_list ap;
@@ -146,7 +146,7 @@ static bool prescan(const char *s, size_t len, int max_depth, bool *nul,
 	int depth = 0;
 
 	if (!valid_utf8(s, len)) {
-		set_error(err, "invalid_json", "frame is not valid UTF-8");
+		proto_fail(err, "invalid_json", "frame is not valid UTF-8");
 		return false;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -155,7 +155,7 @@ static bool prescan(const char *s, size_t len, int max_depth, bool *nul,
 			if (c == '"') {
 				in_str = false;
 			} else if (c < 0x20) {
-				set_error(err, "invalid_json", "control "
+				proto_fail(err, "invalid_json", "control "
 					  "character inside a JSON string");
 				return false;
 			} else if (c == '\\' && i + 1 < len) {
@@ -168,14 +168,14 @@ static bool prescan(const char *s, size_t len, int max_depth, bool *nul,
 			in_str = true;
 		} else if (c == '{' || c == '[') {
 			if (++depth > max_depth) {
-				set_error(err, "invalid_json", "JSON nested "
+				proto_fail(err, "invalid_json", "JSON nested "
 					  "deeper than %d levels", max_depth);
 				return false;
 			}
 		} else if (c == '}' || c == ']') {
 			depth--;
 		} else if (c == '\0') {
-			set_error(err, "invalid_json", "NUL byte in frame");
+			proto_fail(err, "invalid_json", "NUL byte in frame");
 			return false;
 		}
 	}
@@ -207,16 +207,16 @@ static bool get_id(cJSON *root, const char *name, bool required,
 	case FIELD_ABSENT:
 		if (!required)
 			return true;
-		set_error(err, "missing_field", "'%s' is required", name);
+		proto_fail(err, "missing_field", "'%s' is required", name);
 		return false;
 	case FIELD_BAD:
-		set_error(err, "invalid_field", "'%s' must be a string", name);
+		proto_fail(err, "invalid_field", "'%s' must be a string", name);
 		return false;
 	case FIELD_OK:
 		break;
 	}
 	if (!valid_id(*out, strlen(*out))) {
-		set_error(err, "invalid_field", "'%s' must be 1..%d printable "
+		proto_fail(err, "invalid_field", "'%s' must be 1..%d printable "
 			  "ASCII characters without spaces", name, ID_MAX);
 		return false;
 	}
@@ -231,20 +231,20 @@ static bool get_text(cJSON *root, const char *name, bool required,
 	case FIELD_ABSENT:
 		if (!required)
 			return true;
-		set_error(err, "missing_field", "'%s' is required", name);
+		proto_fail(err, "missing_field", "'%s' is required", name);
 		return false;
 	case FIELD_BAD:
-		set_error(err, "invalid_field", "'%s' must be a string", name);
+		proto_fail(err, "invalid_field", "'%s' must be a string", name);
 		return false;
 	case FIELD_OK:
 		break;
 	}
 	if (required && **out == '\0') {
-		set_error(err, "invalid_field", "'%s' must not be empty", name);
+		proto_fail(err, "invalid_field", "'%s' must not be empty", name);
 		return false;
 	}
 	if (strlen(*out) > max) {
-		set_error(err, too_large_code, "'%s' is larger than %zu bytes",
+		proto_fail(err, too_large_code, "'%s' is larger than %zu bytes",
 			  name, max);
 		return false;
 	}
@@ -272,11 +272,11 @@ static bool parse_send(cJSON *root, const struct limits *lim,
 	case FIELD_ABSENT:
 		break;
 	case FIELD_BAD:
-		set_error(err, "invalid_field", "'timestamp' must be a string");
+		proto_fail(err, "invalid_field", "'timestamp' must be a string");
 		return false;
 	case FIELD_OK:
 		if (!valid_rfc3339(req->timestamp)) {
-			set_error(err, "invalid_field", "'timestamp' must be "
+			proto_fail(err, "invalid_field", "'timestamp' must be "
 				  "RFC 3339, e.g. 2025-10-21T10:30:00Z");
 			return false;
 		}
@@ -292,28 +292,28 @@ static bool parse_ids(cJSON *root, const struct limits *lim,
 	int n, i = 0;
 
 	if (arr == NULL || cJSON_IsNull(arr)) {
-		set_error(err, "missing_field", "'messageIds' is required");
+		proto_fail(err, "missing_field", "'messageIds' is required");
 		return false;
 	}
 	if (!cJSON_IsArray(arr)) {
-		set_error(err, "invalid_field", "'messageIds' must be an array");
+		proto_fail(err, "invalid_field", "'messageIds' must be an array");
 		return false;
 	}
 	n = cJSON_GetArraySize(arr);
 	if (n < 1 || n > lim->max_ids) {
-		set_error(err, "invalid_field", "'messageIds' must hold 1..%d "
+		proto_fail(err, "invalid_field", "'messageIds' must hold 1..%d "
 			  "ids", lim->max_ids);
 		return false;
 	}
 	req->ids = calloc((size_t)n, sizeof(*req->ids));
 	if (req->ids == NULL) {
-		set_error(err, "internal", "out of memory");
+		proto_fail(err, "internal", "out of memory");
 		return false;
 	}
 	cJSON_ArrayForEach(it, arr) {
 		if (!cJSON_IsString(it) ||
 		    !valid_id(it->valuestring, strlen(it->valuestring))) {
-			set_error(err, "invalid_field", "'messageIds' item %d "
+			proto_fail(err, "invalid_field", "'messageIds' item %d "
 				  "is not a valid id", i);
 			return false;
 		}
@@ -334,12 +334,12 @@ static bool parse_get(cJSON *root, struct request *req,
 	case FIELD_ABSENT:
 		break;
 	case FIELD_BAD:
-		set_error(err, "invalid_field", "'before' must be a string");
+		proto_fail(err, "invalid_field", "'before' must be a string");
 		return false;
 	case FIELD_OK:
 		if (!valid_id(req->before, strlen(req->before)) &&
 		    !valid_rfc3339(req->before)) {
-			set_error(err, "invalid_field", "'before' must be a "
+			proto_fail(err, "invalid_field", "'before' must be a "
 				  "messageId or an RFC 3339 time");
 			return false;
 		}
@@ -350,7 +350,7 @@ static bool parse_get(cJSON *root, struct request *req,
 		/* Range first: casting an out-of-range double is undefined. */
 		if (!cJSON_IsNumber(lim) || !(v >= 1 && v <= HISTORY_LIMIT_MAX) ||
 		    v != (double)(int)v) {
-			set_error(err, "invalid_field", "'limit' must be a "
+			proto_fail(err, "invalid_field", "'limit' must be a "
 				  "whole number from 1 to %d",
 				  HISTORY_LIMIT_MAX);
 			return false;
@@ -371,7 +371,7 @@ static bool parse_typing(cJSON *root, struct request *req,
 	req->is_typing = true;
 	if (t != NULL && !cJSON_IsNull(t)) {
 		if (!cJSON_IsBool(t)) {
-			set_error(err, "invalid_field", "'isTyping' must be "
+			proto_fail(err, "invalid_field", "'isTyping' must be "
 				  "true or false");
 			return false;
 		}
@@ -392,18 +392,18 @@ bool proto_parse(const char *frame, size_t len, const struct limits *lim,
 		return false;
 	req->root = cJSON_ParseWithLengthOpts(frame, len, &end, false);
 	if (req->root == NULL) {
-		set_error(err, "invalid_json", "frame is not valid JSON");
+		proto_fail(err, "invalid_json", "frame is not valid JSON");
 		return false;
 	}
 	while (end < frame + len && (*end == ' ' || *end == '\t' ||
 				     *end == '\n' || *end == '\r'))
 		end++;
 	if (end != frame + len) {
-		set_error(err, "invalid_json", "text after the JSON object");
+		proto_fail(err, "invalid_json", "text after the JSON object");
 		goto out;
 	}
 	if (!cJSON_IsObject(req->root)) {
-		set_error(err, "invalid_json", "frame must be a JSON object");
+		proto_fail(err, "invalid_json", "frame must be a JSON object");
 		goto out;
 	}
 	if (get_string(req->root, "messageId", &mid) == FIELD_OK &&
@@ -411,16 +411,16 @@ bool proto_parse(const char *frame, size_t len, const struct limits *lim,
 		snprintf(err->message_id, sizeof(err->message_id), "%s", mid);
 	switch (get_string(req->root, "action", &name)) {
 	case FIELD_ABSENT:
-		set_error(err, "missing_field", "'action' is required");
+		proto_fail(err, "missing_field", "'action' is required");
 		goto out;
 	case FIELD_BAD:
-		set_error(err, "invalid_field", "'action' must be a string");
+		proto_fail(err, "invalid_field", "'action' must be a string");
 		goto out;
 	case FIELD_OK:
 		break;
 	}
 	if (*name == '\0') {
-		set_error(err, "invalid_field", "'action' must not be empty");
+		proto_fail(err, "invalid_field", "'action' must not be empty");
 		goto out;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(action_names); i++) {
@@ -431,11 +431,11 @@ bool proto_parse(const char *frame, size_t len, const struct limits *lim,
 		}
 	}
 	if (err->action == NULL) {
-		set_error(err, "unknown_action", "unknown action");
+		proto_fail(err, "unknown_action", "unknown action");
 		goto out;
 	}
 	if (nul) {
-		set_error(err, "invalid_field", "strings must not contain U+0000");
+		proto_fail(err, "invalid_field", "strings must not contain U+0000");
 		goto out;
 	}
 	switch (req->action) {
