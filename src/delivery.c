@@ -68,6 +68,21 @@ static void pull(struct session *s)
 	s->io->frame(s->io->ctx, WS_PING, PULL_PING, strlen(PULL_PING));
 }
 
+/* The next page after state.after (stored before before_ms when > 0);
+ * true when it was the last. A full page asks for the next request. */
+static bool next_page(struct app *app, struct session *s, long long before_ms)
+{
+	long long last;
+	enum page p = deliver_page(app, s, s->state.after, before_ms, &last);
+
+	if (p == PAGE_FAILED)
+		return false; /* again with the next request */
+	s->state.after = last;
+	if (p == PAGE_MORE)
+		pull(s);
+	return p == PAGE_DONE;
+}
+
 /* BACKLOG: the next page. After the last one: subscribe, and settle. A
  * message stored after the last page's query is published after the
  * subscription left here; only a publish that overtakes the subscription
@@ -75,21 +90,12 @@ static void pull(struct session *s)
  * and this answer) is lost, and SETTLE's check finds it. */
 static void deliver_backlog(struct app *app, struct session *s)
 {
-	long long last;
-	enum page p = deliver_page(app, s, s->state.after, 0, &last);
+	char channel[ID_MAX + 8];
 
-	if (p == PAGE_FAILED)
+	if (!next_page(app, s, 0))
 		return;
-	s->state.after = last;
-	if (p == PAGE_MORE) {
-		pull(s);
-		return;
-	}
-	{
-		char channel[ID_MAX + 8];
-		user_channel(channel, sizeof(channel), s->user_id);
-		s->io->subscribe(s->io->ctx, channel);
-	}
+	user_channel(channel, sizeof(channel), s->user_id);
+	s->io->subscribe(s->io->ctx, channel);
 	s->state.phase = PHASE_SETTLE;
 	s->state.after = 0;
 	s->state.mark_ms = wall_ms();
@@ -98,17 +104,8 @@ static void deliver_backlog(struct app *app, struct session *s)
 /* SWEEP: pages of what is unacked and stored before mark_ms. */
 static void deliver_sweep(struct app *app, struct session *s)
 {
-	long long last;
-	enum page p = deliver_page(app, s, s->state.after, s->state.mark_ms,
-				   &last);
-
-	if (p == PAGE_FAILED)
+	if (!next_page(app, s, s->state.mark_ms))
 		return;
-	s->state.after = last;
-	if (p == PAGE_MORE) {
-		pull(s);
-		return;
-	}
 	s->state.phase = PHASE_LIVE;
 	s->state.after = 0;
 	s->state.mark_ms = 0;

@@ -196,6 +196,24 @@ static struct ws_event *parse_events(const char *body, size_t len, size_t *n,
 	return events;
 }
 
+/* The HTTP status of a refused request (Pushpin shows it to the client
+ * when it refuses the handshake). */
+static const char *refusal_status(enum request_result r)
+{
+	switch (r) {
+	case REQUEST_UNAUTHORIZED:
+		return "401 Unauthorized";
+	case REQUEST_TOO_MANY:
+		return "429 Too Many Requests";
+	case REQUEST_UNAVAILABLE:
+		return "503 Service Unavailable";
+	case REQUEST_OK:
+	case REQUEST_BAD:
+		break;
+	}
+	return "400 Bad Request";
+}
+
 static void serve(struct app *app, const struct auth *auth,
 		  FCGX_Request *req)
 {
@@ -217,6 +235,7 @@ static void serve(struct app *app, const struct auth *auth,
 		.ctx = &resp,
 	};
 	const char *why = NULL;
+	enum request_result result;
 	struct ws_event *events = NULL;
 	size_t len, n = 0;
 	char *body = NULL;
@@ -251,20 +270,9 @@ static void serve(struct app *app, const struct auth *auth,
 	}
 	buf_init(&resp.body);
 	buf_init(&resp.headers);
-	switch (handle_request(app, auth, &io, events, n, &why)) {
-	case REQUEST_OK:
-		break;
-	case REQUEST_BAD:
-		reply_plain(req, "400 Bad Request", why);
-		goto out;
-	case REQUEST_UNAUTHORIZED:
-		reply_plain(req, "401 Unauthorized", why);
-		goto out;
-	case REQUEST_TOO_MANY:
-		reply_plain(req, "429 Too Many Requests", why);
-		goto out;
-	case REQUEST_UNAVAILABLE:
-		reply_plain(req, "503 Service Unavailable", why);
+	result = handle_request(app, auth, &io, events, n, &why);
+	if (result != REQUEST_OK) {
+		reply_plain(req, refusal_status(result), why);
 		goto out;
 	}
 	if (resp.body.oom || resp.headers.oom) {
