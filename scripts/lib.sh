@@ -41,7 +41,7 @@
 #   PARLEY_EXTRA_CONF      more lines for the workers' settings file
 #   PARLEY_PG_CONF         more postgresql.conf lines (e.g. for a profile:
 #                          shared_preload_libraries = 'pg_stat_statements')
-#   PARLEY_PUSHPIN_LOG_LEVEL  Pushpin's log_level (default 2)
+#   PARLEY_PUSHPIN_LOG_LEVEL  Pushpin's log_level (default 1)
 #   PARLEY_NGINX           non-empty: nginx beside lighttpd as well (the
 #                          test stack), on HTTP_PORT+1
 #   PARLEY_STACK_EXTRA     folders of more templates, ':'-separated, a
@@ -612,7 +612,7 @@ parley__values() {
 		[WORKER_USER]=$PARLEY_WORKER_USER
 		[WORKERS]=${PARLEY_WORKERS:-8}
 		[MAX_FDS]=$maxfds [MAX_CONNS]=$((maxfds / 2))
-		[PUSHPIN_LOG_LEVEL]=${PARLEY_PUSHPIN_LOG_LEVEL:-2}
+		[PUSHPIN_LOG_LEVEL]=${PARLEY_PUSHPIN_LOG_LEVEL:-1}
 		[CLIENT_MAXCONN]=$maxconn
 		[PG_CONF]=${PARLEY_PG_CONF:-}
 	)
