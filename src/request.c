@@ -110,6 +110,9 @@ enum request_result handle_request(struct app *app, const struct auth *auth,
 			break;
 		case WS_CLOSE:
 			handle_close(app, &s);
+			/* The held acks go before the CLOSE: nothing follows
+			 * it to the client. */
+			end_frames(app, &s, true);
 			/* Answer with the client's code: a clean close. */
 			io->frame(io->ctx, WS_CLOSE, ev->data,
 				  ev->data && ev->len >= 2 ? 2 : 0);

@@ -24,6 +24,7 @@ struct recorder {
 	int nsent;
 	char channel[256];
 	int accepted, pings;
+	int close_at; /* events sent before a CLOSE frame; -1: none */
 	char names[MAX_STATE][32], values[MAX_STATE][64];
 	int nstate;
 	int sets; /* set_state calls in the last request */
@@ -81,6 +82,8 @@ static void rec_frame(void *ctx, enum ws_type type, const char *data,
 	struct recorder *r = ctx;
 	if (type == WS_PING)
 		r->pings++;
+	if (type == WS_CLOSE)
+		r->close_at = r->nsent;
 }
 
 static size_t rec_room(void *ctx)
@@ -330,8 +333,27 @@ int main(void)
 		db_free(killer);
 	}
 
+	/* Two sends and a CLOSE in one request: the acks before the CLOSE. */
+	{
+		struct ws_event evs[3];
+		char f1[512], f2[512];
+		const char *why = NULL;
+		snprintf(f1, sizeof(f1), "{\"action\":\"sendMessage\","
+			 "\"messageId\":\"%s-x1\",\"conversationId\":\"c\","
+			 "\"recipientId\":\"%s\",\"content\":\"x\"}", ub, ua);
+		snprintf(f2, sizeof(f2), "{\"action\":\"sendMessage\","
+			 "\"messageId\":\"%s-x2\",\"conversationId\":\"c\","
+			 "\"recipientId\":\"%s\",\"content\":\"y\"}", ub, ua);
+		evs[0] = (struct ws_event){ WS_TEXT, f1, strlen(f1) };
+		evs[1] = (struct ws_event){ WS_TEXT, f2, strlen(f2) };
+		evs[2] = (struct ws_event){ WS_CLOSE, "\x03\xe8", 2 };
+		b.rec.nsent = 0;
+		b.rec.close_at = -1;
+		is_int(handle_request(&app, auth, &b.io, evs, 3, &why),
+		       REQUEST_OK, "two sends and a CLOSE in one request");
+		is_int(b.rec.close_at, 2, "  both acks go out before the CLOSE");
+	}
 	(void)request(&app, auth, &a, WS_DISCONNECT, NULL);
-	(void)request(&app, auth, &b, WS_CLOSE, "\x03\xe8");
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM connections WHERE "
 		 "connection_id IN ('unit-conn-a', 'unit-conn-b')");
 	is_int(count_rows(app.db, sql), 0, "DISCONNECT and CLOSE delete the "
