@@ -125,6 +125,15 @@ static enum request_result request(struct app *app, struct auth *auth,
 	return handle_request(app, auth, &c->io, &ev, 1, &why);
 }
 
+/* A sendMessage frame with messageId "<from>-<tag>" to `to`. */
+static void send_frame(char *out, size_t size, const char *from,
+		       const char *tag, const char *to, const char *content)
+{
+	snprintf(out, size, "{\"action\":\"sendMessage\",\"messageId\":"
+		 "\"%s-%s\",\"conversationId\":\"c\",\"recipientId\":"
+		 "\"%s\",\"content\":\"%s\"}", from, tag, to, content);
+}
+
 static int count_containing(const struct recorder *r, const char *needle)
 {
 	int n = 0;
@@ -279,12 +288,8 @@ int main(void)
 		struct ws_event evs[3];
 		char f1[512], f2[512];
 		const char *why = NULL;
-		snprintf(f1, sizeof(f1), "{\"action\":\"sendMessage\","
-			 "\"messageId\":\"%s-t1\",\"conversationId\":\"c\","
-			 "\"recipientId\":\"%s\",\"content\":\"one\"}", ua, ub);
-		snprintf(f2, sizeof(f2), "{\"action\":\"sendMessage\","
-			 "\"messageId\":\"%s-t2\",\"conversationId\":\"c\","
-			 "\"recipientId\":\"%s\",\"content\":\"two\"}", ua, ub);
+		send_frame(f1, sizeof(f1), ua, "t1", ub, "one");
+		send_frame(f2, sizeof(f2), ua, "t2", ub, "two");
 		evs[0] = (struct ws_event){ WS_TEXT, f1, strlen(f1) };
 		evs[1] = (struct ws_event){ WS_TEXT, "{\"action\":\"ping\"}", 17 };
 		evs[2] = (struct ws_event){ WS_TEXT, f2, strlen(f2) };
@@ -338,12 +343,8 @@ int main(void)
 		struct ws_event evs[3];
 		char f1[512], f2[512];
 		const char *why = NULL;
-		snprintf(f1, sizeof(f1), "{\"action\":\"sendMessage\","
-			 "\"messageId\":\"%s-x1\",\"conversationId\":\"c\","
-			 "\"recipientId\":\"%s\",\"content\":\"x\"}", ub, ua);
-		snprintf(f2, sizeof(f2), "{\"action\":\"sendMessage\","
-			 "\"messageId\":\"%s-x2\",\"conversationId\":\"c\","
-			 "\"recipientId\":\"%s\",\"content\":\"y\"}", ub, ua);
+		send_frame(f1, sizeof(f1), ub, "x1", ua, "x");
+		send_frame(f2, sizeof(f2), ub, "x2", ua, "y");
 		evs[0] = (struct ws_event){ WS_TEXT, f1, strlen(f1) };
 		evs[1] = (struct ws_event){ WS_TEXT, f2, strlen(f2) };
 		evs[2] = (struct ws_event){ WS_CLOSE, "\x03\xe8", 2 };
