@@ -292,10 +292,32 @@ out:
 }
 
 static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t in_request; /* a worker is in serve() */
 
 static void on_term(int sig)
 {
+	(void)sig;
 	stopping = 1;
+}
+
+/* A worker's SIGTERM or SIGINT (lighttpd's stop, the supervisor's, an
+ * operator's): waiting for a request, it exits at once; serving one, it
+ * finishes it (its COMMIT and its answer) and then exits. */
+static void on_worker_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	if (!in_request)
+		_exit(EX_OK);
+}
+
+static void worker_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_worker_term };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 /* Standalone mode: fork `procs` workers on one listening socket and
@@ -422,11 +444,21 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		log_error("FCGX_InitRequest failed");
 		return EX_SOFTWARE;
 	}
+	worker_signals();
 	log_info("worker ready");
-	while (FCGX_Accept_r(&req) >= 0) {
+	while (!stopping) {
+		/* A SIGTERM while waiting here ends the process at once
+		 * (nothing is in hand); one during serve() lets the
+		 * request finish first. */
+		in_request = 0;
+		if (stopping || FCGX_Accept_r(&req) < 0)
+			break;
+		in_request = 1;
 		serve(&app, auth, &req);
 		FCGX_Finish_r(&req);
 	}
+	if (stopping)
+		log_info("stopping on a signal (no request in hand)");
 	db_free(app.db);
 	publisher_free(app.pub);
 	auth_free(auth);
