@@ -15,6 +15,14 @@
 /* Statements one program may prepare on a connection. */
 #define MAX_PREPARED 32
 
+/* After a lock wait or a statement timed out, the database is taken as
+ * stuck for this long: calls answer DB_UNAVAILABLE at once instead of
+ * each holding the worker for lock_timeout again, so the requests
+ * queued behind it (in lighttpd, in Pushpin) get their `unavailable`
+ * within a couple of seconds, not one lock_timeout after another. The
+ * first call after it tries for real. */
+#define STUCK_MS 1000
+
 struct db {
 	char *conninfo;
 	char *appname;
@@ -27,7 +35,18 @@ struct db {
 	 * a statement in it failed, so COMMIT must not be believed */
 	bool txn, txn_failed;
 	unsigned txn_gen;
+	int64_t stuck_until_ms; /* monotonic; see STUCK_MS */
+	int64_t failed_log_ms;  /* a failed connect was last logged */
+	unsigned failed_quiet;  /* failed connects not logged since */
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct db *db_new(const char *conninfo, const char *application_name)
 {
@@ -74,13 +93,35 @@ static bool db_open(struct db *db)
 	db->gen++;
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-		log_error("database connection failed: %s",
-			  db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		/* Every request tries again: one line a second is enough. */
+		int64_t now = now_ms();
+
+		if (now - db->failed_log_ms >= 1000) {
+			log_error("database connection failed: %s%s",
+				  db->conn ? PQerrorMessage(db->conn)
+					   : "out of memory",
+				  db->failed_quiet ? " (and more failures "
+						     "not logged)" : "");
+			db->failed_log_ms = now;
+			db->failed_quiet = 0;
+		} else {
+			db->failed_quiet++;
+		}
 		db_close(db);
 		return false;
 	}
-	/* A request must never hang on a lock: Pushpin gives up anyway. */
-	r = PQexec(db->conn, "SET statement_timeout = '10s'");
+	if (db->failed_log_ms != 0) {
+		log_info("database connection is back");
+		db->failed_log_ms = 0;
+		db->failed_quiet = 0;
+	}
+	/* Backpressure: a request must not hold its worker while the
+	 * database is stuck. A lock wait gives up after 2 s and any
+	 * statement after 10 s, and the client gets `unavailable` (retry):
+	 * with all workers waiting, every other connection's requests
+	 * would queue behind them in lighttpd and Pushpin. */
+	r = PQexec(db->conn, "SET lock_timeout = '2s'; "
+			     "SET statement_timeout = '10s'");
 	PQclear(r);
 	return true;
 }
@@ -118,6 +159,17 @@ static bool db_prepare(struct db *db, const struct statement *s)
 	return ok;
 }
 
+/* A lock wait or a statement that timed out (lock_timeout,
+ * statement_timeout): the database is stuck, and a second try would
+ * hold the worker as long again. */
+static bool db_timed_out(PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL &&
+	       (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0);
+}
+
 /* Errors that a new connection or a second try can cure. */
 static bool db_transient(PGresult *r, PGconn *conn)
 {
@@ -146,6 +198,14 @@ static PGresult *db_call(struct db *db, const struct statement *s,
 		*st = DB_UNAVAILABLE;
 		return NULL;
 	}
+	if (db->stuck_until_ms != 0) {
+		if (now_ms() < db->stuck_until_ms) {
+			db->txn_failed = db->txn;
+			*st = DB_UNAVAILABLE;
+			return NULL;
+		}
+		db->stuck_until_ms = 0;
+	}
 	for (int attempt = 0; attempt < (db->txn ? 1 : 2); attempt++) {
 		PGresult *r;
 		ExecStatusType rs;
@@ -168,6 +228,15 @@ static PGresult *db_call(struct db *db, const struct statement *s,
 			return r;
 		}
 		db->txn_failed = db->txn;
+		if (db_timed_out(r)) {
+			log_warn("query %s timed out: %s; answering "
+				 "unavailable for %d ms", what,
+				 PQresultErrorMessage(r), STUCK_MS);
+			PQclear(r);
+			db->stuck_until_ms = now_ms() + STUCK_MS;
+			*st = DB_UNAVAILABLE;
+			return NULL;
+		}
 		if (!db_transient(r, db->conn)) {
 			log_error("query %s failed: %s", what,
 				  PQresultErrorMessage(r));
