@@ -62,6 +62,10 @@ static void parse_phase(struct conn_state *st, const char *v)
 		ok = parse_numbers(v + 1, &st->mark_ms, NULL);
 		st->phase = PHASE_SETTLE;
 		break;
+	case 'p':
+		ok = parse_numbers(v + 1, &st->mark_ms, NULL);
+		st->phase = PHASE_PROBE;
+		break;
 	case 's':
 		ok = parse_numbers(v + 1, &st->after, &st->mark_ms);
 		st->phase = PHASE_SWEEP;
@@ -115,6 +119,9 @@ static void format_phase(char *out, size_t size, const struct conn_state *st)
 		break;
 	case PHASE_SETTLE:
 		snprintf(out, size, "w:%lld", st->mark_ms);
+		break;
+	case PHASE_PROBE:
+		snprintf(out, size, "p:%lld", st->mark_ms);
 		break;
 	case PHASE_SWEEP:
 		snprintf(out, size, "s:%lld:%lld", st->after, st->mark_ms);

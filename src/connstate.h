@@ -12,6 +12,10 @@
  *   Phase    "b:SEQ"    backlog: not subscribed yet, next page after SEQ;
  *            "w:MS"     live, subscribed at MS: one early check for what
  *                       a publish racing the subscription may have lost;
+ *            "p:MS"     a sweep is due for what was stored before MS: a
+ *                       probe ping went out, and the sweep starts when
+ *                       its pong shows that the client has read
+ *                       everything sent before it;
  *            "s:SEQ:MS" redelivering what was stored before MS and is
  *                       unacked, after SEQ (a sweep);
  *            "l"        live: subscribed, nothing due
@@ -32,6 +36,7 @@ enum phase {
 	PHASE_NONE,    /* no OPEN seen: not a session */
 	PHASE_BACKLOG, /* delivering the backlog, not subscribed */
 	PHASE_SETTLE,  /* live; an early check due (delivery.c) */
+	PHASE_PROBE,   /* subscribed; a sweep waits for the probe's pong */
 	PHASE_SWEEP,   /* subscribed; redelivering what a sweep found */
 	PHASE_LIVE,    /* subscribed; live delivery only */
 };
@@ -41,7 +46,7 @@ struct conn_state {
 	enum phase phase;
 	long long after;      /* BACKLOG, SWEEP: last seq sent */
 	long long mark_ms;    /* SETTLE: when subscribed (unix ms);
-				 SWEEP: stored before this */
+				 PROBE, SWEEP: stored before this */
 	long long sweep_at;   /* 0: none */
 	long long refresh_at; /* 0: none */
 	long long tokens;     /* thousandths of a frame */

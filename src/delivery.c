@@ -9,6 +9,10 @@
 #define ROOM_RESERVE 4096
 /* The payload of the pings that ask for the next request. */
 #define PULL_PING "parley"
+/* The payload of a sweep's probe: its pong shows that the client has
+ * read everything sent to it before (a connection is one ordered
+ * stream), so what is still unacked then was lost on the way. */
+#define PROBE_PING "parley-probe"
 /* How long after subscribing the early check looks (SETTLE). */
 #define SETTLE_MS 2000
 
@@ -111,6 +115,40 @@ static void deliver_sweep(struct app *app, struct session *s)
 	s->state.mark_ms = 0;
 }
 
+bool delivery_is_probe(const char *data, size_t len)
+{
+	return len == strlen(PROBE_PING) && data != NULL &&
+	       memcmp(data, PROBE_PING, len) == 0;
+}
+
+static void send_probe(struct session *s)
+{
+	s->io->frame(s->io->ctx, WS_PING, PROBE_PING, strlen(PROBE_PING));
+}
+
+/* A sweep is due for what was stored before before_ms. When something
+ * is unacked, ask the client to show first that it reads: a client that
+ * has stopped reading (its buffers, and Pushpin's, full) would only get
+ * more copies queued behind the ones it has not read, each a duplicate
+ * when it reads again. It gets the sweep when it answers. */
+static void probe(struct app *app, struct session *s, long long before_ms)
+{
+	struct message_list l;
+
+	if (store_pending(app->db, s->user_id, 0, before_ms, 1, &l) != DB_OK)
+		return; /* again with the next request */
+	s->state.after = 0;
+	if (l.n == 0) {
+		s->state.phase = PHASE_LIVE;
+		s->state.mark_ms = 0;
+	} else {
+		s->state.phase = PHASE_PROBE;
+		s->state.mark_ms = before_ms;
+		send_probe(s);
+	}
+	message_list_free(&l);
+}
+
 static void start_sweep(struct session *s, long long before_ms)
 {
 	s->state.phase = PHASE_SWEEP;
@@ -128,25 +166,36 @@ void delivery_due(struct app *app, struct session *s)
 		break;
 	case PHASE_SETTLE:
 		/* The first request SETTLE_MS after subscribing: what is
-		 * still unacked and older than that was most likely lost
-		 * by a publish that overtook the subscription (an acking
-		 * client has acked what it got live by then). */
-		if (now_ms - s->state.mark_ms >= SETTLE_MS) {
-			start_sweep(s, now_ms - SETTLE_MS);
-			deliver_sweep(app, s);
-		}
+		 * still unacked and older than that, once the probe shows
+		 * the client has read what came before it, was lost by a
+		 * publish that overtook the subscription. */
+		if (now_ms - s->state.mark_ms >= SETTLE_MS)
+			probe(app, s, now_ms - SETTLE_MS);
 		break;
 	case PHASE_SWEEP:
 		deliver_sweep(app, s);
 		break;
+	case PHASE_PROBE:
+		if (s->probe_answered) {
+			start_sweep(s, s->state.mark_ms);
+			deliver_sweep(app, s);
+		} else if (s->state.sweep_at <= now) {
+			/* No answer for an interval: ask again, for the
+			 * same messages (the first ping may still be
+			 * queued, and its answer must not start a sweep
+			 * of what was sent after it). */
+			s->state.sweep_at = now + app->cfg->redelivery_interval;
+			send_probe(s);
+		}
+		break;
 	case PHASE_LIVE:
 		if (s->state.sweep_at <= now) {
 			/* What a lost publish or a dropped client buffer
-			 * kept from this connection, in pages. */
+			 * kept from this connection, in pages, once the
+			 * probe is answered. */
 			s->state.sweep_at = now + app->cfg->redelivery_interval;
-			start_sweep(s, now_ms -
-				    app->cfg->redelivery_interval * 1000LL);
-			deliver_sweep(app, s);
+			probe(app, s, now_ms -
+				      app->cfg->redelivery_interval * 1000LL);
 		}
 		break;
 	case PHASE_NONE:

@@ -38,4 +38,7 @@ void delivery_due(struct app *app, struct session *s);
  * for the small events that follow it. */
 size_t delivery_room(struct session *s);
 
+/* Whether a pong's payload answers a sweep's probe ping. */
+bool delivery_is_probe(const char *data, size_t len);
+
 #endif

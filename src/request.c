@@ -122,7 +122,12 @@ enum request_result handle_request(struct app *app, const struct auth *auth,
 			handle_close(app, &s);
 			closed = true;
 			break;
-		case WS_PONG:  /* our pull ping's answer: the request is all */
+		case WS_PONG:
+			/* Our pull ping's answer: the request is all. A
+			 * probe's answer also starts a due sweep. */
+			if (delivery_is_probe(data, ev->len))
+				s.probe_answered = true;
+			break;
 		case WS_OPEN:
 			break;
 		}

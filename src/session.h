@@ -75,6 +75,7 @@ struct session {
 	const char *conn_id;
 	const char *user_id;     /* points into state.user_id */
 	struct conn_state state; /* changed freely; saved by request.c */
+	bool probe_answered;     /* the request holds a probe ping's pong */
 	struct outbox outbox;
 	struct bridge *io;
 };

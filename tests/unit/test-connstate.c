@@ -55,6 +55,9 @@ int main(void)
 	load(&st, "u1", "s:9:12");
 	ok(st.phase == PHASE_SWEEP && st.after == 9 && st.mark_ms == 12,
 	   "s:9:12 is a sweep");
+	load(&st, "u1", "p:12");
+	ok(st.phase == PHASE_PROBE && st.mark_ms == 12,
+	   "p:12 is a probe for what was stored before 12");
 	load(&st, "u1", "s:7");
 	is_int(st.phase, PHASE_BACKLOG, "s:7 without its time starts over");
 	load(&st, "u1", "l:1");
@@ -92,6 +95,12 @@ int main(void)
 	conn_state_save(&st, &was, set, &kv);
 	ok(kv.nout == 1 && strcmp(kv.out[0][1], "s:3:99") == 0,
 	   "a sweep is written as s:SEQ:MS");
+	kv.nout = 0;
+	was = st;
+	st.phase = PHASE_PROBE;
+	conn_state_save(&st, &was, set, &kv);
+	ok(kv.nout == 1 && strcmp(kv.out[0][1], "p:99") == 0,
+	   "a probe is written as p:MS");
 	kv.nout = 0;
 	was = st;
 	st.phase = PHASE_LIVE;

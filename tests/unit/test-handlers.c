@@ -338,6 +338,31 @@ int main(void)
 		db_free(killer);
 	}
 
+	/* A live connection's sweep: first a probe ping, no copies; the
+	 * probe's pong starts the sweep, which resends what is unacked. */
+	{
+		snprintf(sql, sizeof(sql), "INSERT INTO messages (message_id, "
+			 "conversation_id, sender_id, recipient_id, content, "
+			 "received_at) VALUES ('%s-old', 'c-%ld', '%s', '%s', "
+			 "'old', now() - interval '1 hour')", ua, pid, ua, ub);
+		PQclear(db_exec(app.db, sql, &(enum db_status){ 0 }));
+		rec_set(&b.rec, "Phase", "l");
+		rec_set(&b.rec, "Sweep", "1");
+		(void)request(&app, auth, &b, WS_PONG, "parley");
+		is_int(b.rec.pings, 1, "a sweep due: a probe ping");
+		is_int(count_containing(&b.rec, "-old\""), 0,
+		       "  and no copy yet");
+		ok(strncmp(rec_get(&b.rec, "Phase"), "p:", 2) == 0,
+		   "  waiting for its pong (%s)", rec_get(&b.rec, "Phase"));
+		(void)request(&app, auth, &b, WS_PONG, "parley");
+		is_int(count_containing(&b.rec, "-old\""), 0,
+		       "another pong (a pull's) starts nothing");
+		(void)request(&app, auth, &b, WS_PONG, "parley-probe");
+		is_int(count_containing(&b.rec, "-old\""), 1,
+		       "the probe's pong: the unacked message again");
+		is_str(rec_get(&b.rec, "Phase"), "l", "  then live");
+	}
+
 	/* Two sends and a CLOSE in one request: the acks before the CLOSE. */
 	{
 		struct ws_event evs[3];
