@@ -18,8 +18,9 @@
 #                                       delete those fallback directories only
 #   parley_stack_logs STATE_DIR [LINES] the last lines of every log
 #   parley_expire_loop_start STATE_DIR  parley-expire --reconcile every minute
-#   parley_stack_ctl STATE_DIR ACTION   pg-stop, pg-start, pushpin-kill or
-#                                       pushpin-start (scripts/stackctl)
+#   parley_stack_ctl STATE_DIR ACTION   stop, start or break one service,
+#                                       or restart the stack (the actions:
+#                                       see scripts/stackctl)
 #
 # Every configuration file of a stack is a template, rendered into the
 # state dir by parley__render: lighttpd/ (lighttpd.conf.in, and the
@@ -414,10 +415,11 @@ parley__layout() {
 # ---------------------------------------------------------------------------
 # Stopping
 
-# parley__stop_pid PIDFILE NAME SECONDS: SIGTERM the process (if it is
-# still NAME), wait, then SIGKILL its process group.
+# parley__stop_pid PIDFILE NAME SECONDS [SIGNAL]: SIGNAL (default TERM)
+# to the process (if it is still NAME), wait, then SIGKILL its process
+# group.
 parley__stop_pid() {
-	local pidfile=$1 name=$2 secs=$3 pid comm i
+	local pidfile=$1 name=$2 secs=$3 sig=${4:-TERM} pid comm i
 	pid=$(parley__read_pid "$pidfile") || {
 		rm -f "$pidfile"
 		return 0
@@ -425,7 +427,7 @@ parley__stop_pid() {
 	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || comm=""
 	if [ "$comm" = "$name" ]; then
 		parley_say "stopping $name (pid $pid)"
-		kill -TERM "$pid" 2>/dev/null || true
+		kill "-$sig" "$pid" 2>/dev/null || true
 		for i in $(seq 1 $((secs * 5))); do
 			parley__pid_alive "$pid" || break
 			sleep 0.2
@@ -436,6 +438,27 @@ parley__stop_pid() {
 		fi
 	fi
 	rm -f "$pidfile"
+}
+
+# The stack's parley-ws processes (parley__leftovers), one pid a line.
+parley__workers() {
+	local pid
+	for pid in $(parley__leftovers); do
+		if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = parley-ws ]; then
+			echo "$pid"
+		fi
+	done
+}
+
+# parley__wait_workers SECONDS: until the stack's workers have exited
+# (a stopped server's workers finish the request in hand).
+parley__wait_workers() {
+	local i
+	for i in $(seq 1 $(($1 * 5))); do
+		[ -n "$(parley__workers)" ] || return 0
+		sleep 0.2
+	done
+	parley_say "workers still running after $1 s: $(parley__workers | tr '\n' ' ')"
 }
 
 # Processes of this stack left over from a crash: those of our programs
@@ -496,11 +519,16 @@ parley_stack_stop() {
 	# Pushpin first (its runner stops condure, zurl, proxy and handler),
 	# then the servers (lighttpd stops its parley-ws workers), then
 	# PostgreSQL.
+	# lighttpd and nginx stop gracefully (SIGINT, SIGQUIT: no new
+	# requests, the ones in hand finish); a parley-ws worker that gets
+	# SIGTERM while serving finishes its request first, so PostgreSQL
+	# waits until the workers are gone.
 	parley__stop_pid "$P_RUN/expire.pid" bash 5
 	parley__stop_pid "$P_RUN/pushpin.pid" pushpin 15
-	parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15
-	parley__stop_pid "$P_RUN/nginx.pid" nginx 15
+	parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15 INT
+	parley__stop_pid "$P_RUN/nginx.pid" nginx 15 QUIT
 	parley__stop_pid "$P_RUN/parley-ws.pid" parley-ws 15
+	parley__wait_workers 15
 
 	if [ -f "$P_PGDATA/postmaster.pid" ]; then
 		pid=$(parley__read_pid "$P_PGDATA/postmaster.pid") || pid=""
@@ -794,6 +822,11 @@ parley__start_lighttpd() {
 	local conf=$P_STATE/lighttpd.conf
 	parley__render "$conf" "$PARLEY_ROOT/lighttpd/lighttpd.conf.in" ||
 		return 1
+	parley__start_lighttpd_on "$conf"
+}
+
+parley__start_lighttpd_on() {
+	local conf=$1
 	if ! lighttpd -tt -f "$conf" >"$P_LOG/lighttpd-check.log" 2>&1; then
 		parley_err "lighttpd -tt -f $conf failed:"
 		cat "$P_LOG/lighttpd-check.log" >&2
@@ -872,6 +905,8 @@ parley__start_pushpin() {
 parley__rotate_logs() {
 	local f
 	[ -d "$P_LOG" ] || return 0
+	# A restart (parley_stack_ctl restart) keeps the logs where they are.
+	[ -z "${PARLEY_KEEP_LOGS:-}" ] || return 0
 	rm -rf "$P_LOG/previous" && mkdir -p "$P_LOG/previous" || return 1
 	for f in "$P_LOG"/*; do
 		[ "$f" != "$P_LOG/previous" ] || continue
@@ -887,6 +922,29 @@ parley__rotate_logs() {
 			mv -f "$f" "$P_LOG/previous/" || return 1
 		fi
 	done
+}
+
+# STATE/start.env: the port set and the PARLEY_* settings this stack was
+# started with, so that parley_stack_ctl restart can start it again the
+# same way (mode 600: it may hold the JWT secret).
+parley__write_start_env() {
+	local f=$P_STATE/start.env v
+	{
+		echo "# Written by scripts/lib.sh: how this stack was started."
+		printf 'P_START_SET=%q\n' "$1"
+		printf 'PARLEY_WS_PORT=%q\nPARLEY_HTTP_PORT=%q\nPARLEY_PG_PORT=%q\n' \
+			"$P_WS_PORT" "$P_HTTP_PORT" "$P_PG_PORT"
+		printf 'PARLEY_PUSH_PORT=%q\nPARLEY_PUBLISH_PORT=%q\n' \
+			"$P_PUSH_PORT" "$P_PUBLISH_PORT"
+		for v in PARLEY_BUILD_DIR PARLEY_SERVER PARLEY_WORKERS \
+			PARLEY_EXTRA_CONF PARLEY_PG_CONF PARLEY_PUSHPIN_LOG_LEVEL \
+			PARLEY_NGINX PARLEY_STACK_EXTRA PARLEY_JWT_SECRET \
+			PARLEY_JWT_ISSUER PARLEY_JWT_AUDIENCE; do
+			if [ -n "${!v+x}" ]; then
+				printf '%s=%q\n' "$v" "${!v}"
+			fi
+		done
+	} >"$f.tmp" && chmod 600 "$f.tmp" && mv "$f.tmp" "$f"
 }
 
 # STATE/stack.env: the PARLEY_STACK_* variables, for scripts/up,
@@ -997,6 +1055,7 @@ parley_stack_start() {
 	parley_say "starting the $set stack in $P_STATE ($P_SERVER in front of the workers)"
 
 	parley__values || return 1
+	parley__write_start_env "$set" || return 1
 	parley__start_postgres || return 1
 	parley__sig_key || return 1
 	parley__worker_env || return 1
@@ -1063,6 +1122,65 @@ parley_stack_ctl() {
 	pushpin-start)
 		# On the same STATE/pushpin.conf (scripts/bench edits it first).
 		parley__run_pushpin
+		;;
+	pushpin-stop)
+		parley__stop_pid "$P_RUN/pushpin.pid" pushpin 15
+		;;
+	lighttpd-stop)
+		# Graceful, as parley_stack_stop does it.
+		parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15 INT
+		;;
+	lighttpd-start)
+		# On the same STATE/lighttpd.conf and workers' environment.
+		P_WORKER_ENV=()
+		if [ -f "$P_STATE/workers.env" ]; then
+			mapfile -t P_WORKER_ENV < <(grep -Ev '^[[:space:]]*(#|$)' \
+				"$P_STATE/workers.env")
+		fi
+		P_HTTP_PORT=$(sed -n 's/^server.port = //p' "$P_STATE/lighttpd.conf")
+		parley__start_lighttpd_on "$P_STATE/lighttpd.conf"
+		;;
+	worker-kill)
+		# A crash mid-request: SIGKILL to the busiest worker under
+		# lighttpd (most CPU time); lighttpd starts a new one.
+		pid=$(parley__read_pid "$P_RUN/lighttpd.pid") &&
+			pid=$(ps -o times=,pid= --ppid "$pid" |
+				sort -n | tail -n 1 | awk '{print $2}')
+		[ -n "$pid" ] || {
+			parley_err "no worker under lighttpd"
+			return 1
+		}
+		kill -KILL "$pid"
+		echo "$pid"
+		;;
+	pids)
+		# NAME PID lines: lighttpd, Pushpin's runner, nginx, and the
+		# workers (lighttpd's, then parley-ws --listen's).
+		for i in lighttpd pushpin nginx; do
+			pid=$(parley__read_pid "$P_RUN/$i.pid") &&
+				parley__pid_alive "$pid" && echo "$i $pid"
+		done
+		for i in lighttpd parley-ws; do
+			pid=$(parley__read_pid "$P_RUN/$i.pid") &&
+				parley__pid_alive "$pid" &&
+				ps -o comm=,pid= --ppid "$pid" | awk '$1 == "parley-ws"'
+		done
+		;;
+	restart)
+		# What scripts/up --stop does (parley_stack_stop), then a start
+		# with the same settings (STATE/start.env), keeping the data
+		# and the logs.
+		[ -f "$P_STATE/start.env" ] || {
+			parley_err "no $P_STATE/start.env"
+			return 1
+		}
+		parley_stack_stop "$P_STATE" || return 1
+		(
+			# shellcheck disable=SC1091
+			. "$P_STATE/start.env" || exit 1
+			export PARLEY_KEEP_LOGS=1
+			parley_stack_start "$P_STATE" "$P_START_SET"
+		)
 		;;
 	*)
 		parley_err "unknown action '$action'"
