@@ -118,12 +118,13 @@ def diag(msg):
     sys.stdout.flush()
 
 
-def run(*tests):
-    """Runs async test functions in order; an exception is a failure."""
+def run(*tests, timeout=120):
+    """Runs async test functions in order, each for at most `timeout`
+    seconds; an exception is a failure."""
     for t in tests:
         diag(t.__name__)
         try:
-            asyncio.run(asyncio.wait_for(t(), timeout=120))
+            asyncio.run(asyncio.wait_for(t(), timeout=timeout))
         except Exception:  # a crash fails the test, the rest still run
             ok(False, f"{t.__name__} completed", traceback.format_exc())
     print(f"1..{_count}")

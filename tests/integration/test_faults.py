@@ -1,0 +1,342 @@
+"""Fault tests: break one part of the stack while steady traffic flows
+between many users (tests/integration/traffic.py), then audit what
+senders got acked against the `messages` table and what recipients
+received. In every run: nothing acked is lost or missing from the table,
+every send is acked in the end (clients retry as PROTOCOL.md 3a says),
+every delivered message ends `delivered`, no `rate_limited` and no
+unexpected error; duplicates (a recipient getting an id twice) are 0
+without a fault and at most 10% of the run's messages with one.
+
+The faults: none; PostgreSQL stopped and started; workers SIGKILLed
+mid-traffic; Pushpin killed and restarted (then the expiry job leaves
+no stale rows); lighttpd stopped and started; PostgreSQL's disk full
+(the `messages` table moved to a small tmpfs that is then filled);
+a lock held on `messages` (backpressure); the whole stack stopped as
+`scripts/up --stop` does and started again, messages in flight; a slow
+reader that stops reading while 2,000 messages are sent to it; a burst of
+hundreds of connections that each send at once.
+
+Sizes come from the environment (scripts/faults --long raises them):
+  PARLEY_FAULT_SECONDS  traffic seconds per fault test (default 12)
+  PARLEY_FAULT_PAIRS    user pairs (default 20)
+  PARLEY_FAULT_RATE     messages a second, all users (default 200)
+  PARLEY_FAULT_SLOW     messages to the slow reader (default 2000)
+  PARLEY_FAULT_BURST    connections in the burst (default 300)
+Every figure line starts with "# figures" (scripts/faults collects them).
+"""
+import asyncio
+import os
+import subprocess
+import time
+
+from parley_test import (BUILD, DB_URL, ROOT, STATE, connect, diag, eq, ok,
+                         run, send_frame, sql, sql_value, uid)
+from traffic import Traffic, summary
+
+SECONDS = float(os.environ.get("PARLEY_FAULT_SECONDS", "12"))
+PAIRS = int(os.environ.get("PARLEY_FAULT_PAIRS", "20"))
+RATE = float(os.environ.get("PARLEY_FAULT_RATE", "200"))
+SLOW = int(os.environ.get("PARLEY_FAULT_SLOW", "2000"))
+BURST = int(os.environ.get("PARLEY_FAULT_BURST", "300"))
+WARM = 2.0          # seconds of traffic before the fault
+DRAIN = 60.0        # at most this long for everything to arrive after it
+MAX_DUP = 0.10      # duplicates allowed with a fault, of the run's messages
+
+
+def stackctl(action):
+    r = subprocess.run([os.path.join(ROOT, "scripts", "stackctl"), STATE,
+                        action], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"stackctl {action}: {r.stdout}{r.stderr}")
+    return r.stdout
+
+
+async def ctl(action):
+    """stackctl in a thread: the traffic goes on meanwhile."""
+    return await asyncio.to_thread(stackctl, action)
+
+
+def check(name, t, a, fault=True, took=None, lifted=None, extra=""):
+    """The audit's assertions, and one figures line."""
+    first_ack, caught_up = t.recovery(lifted) if lifted else (None, None)
+    rec = ""
+    if lifted is not None:
+        fa = "never" if first_ack is None else f"{first_ack:.1f} s"
+        cu = "never" if caught_up is None else f"{caught_up:.1f} s"
+        rec = f" recovery: first ack {fa}, caught up {cu}"
+    diag("figures " + summary(name, a, rec + extra))
+    ok(a["sent"] > 0, f"{name}: traffic flowed ({a['sent']} messages)")
+    eq(a["unacked"], 0, f"{name}: every send was acked in the end")
+    eq(a["unstored"], 0, f"{name}: every acked message is in the table")
+    eq(a["lost"], 0, f"{name}: no acked message was lost")
+    eq(a["undelivered"], 0, f"{name}: every received message is "
+       "'delivered' (the recipients' acks counted)")
+    eq(a["refused"], 0, f"{name}: nothing refused with rate_limited")
+    eq(a["errors"], {}, f"{name}: no error but unavailable")
+    if fault:
+        ok(a["duplicates"] <= MAX_DUP * a["sent"],
+           f"{name}: duplicates {a['duplicates']} <= 10% of "
+           f"{a['sent']}", a)
+    else:
+        eq(a["duplicates"], 0, f"{name}: no duplicates without a fault")
+
+
+async def fault_case(name, fault, pairs=PAIRS, rate=RATE):
+    """Traffic for SECONDS; `fault` (async) runs after WARM seconds and
+    returns when the fault is lifted."""
+    t = Traffic(name, pairs, rate)
+    await t.start()
+    lifted = None
+    try:
+        await asyncio.sleep(WARM)
+        if fault is not None:
+            await fault(t)
+            lifted = time.monotonic()
+        rest = SECONDS - (time.monotonic() - t.t0)
+        await asyncio.sleep(max(rest, 2.0))
+        took = await t.drain(DRAIN)
+    finally:
+        await t.close()
+    a = t.audit()
+    check(name, t, a, fault is not None, took, lifted)
+    return t, a
+
+
+async def test_no_fault():
+    t, a = await fault_case("none", None)
+    eq(a["unavailable"], 0, "none: no unavailable")
+    eq(a["reconnects"], 0, "none: no connection dropped")
+    eq(a["resends"], 0, "none: no send had to be repeated")
+
+
+async def test_postgres_restart():
+    async def fault(t):
+        await ctl("pg-stop")
+        await asyncio.sleep(5)
+        await ctl("pg-start")
+    t, a = await fault_case("postgres-restart", fault)
+    ok(a["unavailable"] > 0, "postgres-restart: sends meanwhile got "
+       "unavailable (never an ack)", a)
+
+
+async def test_worker_kill():
+    killed = []
+
+    async def fault(t):
+        for _ in range(3):
+            killed.append((await ctl("worker-kill")).strip())
+            await asyncio.sleep(1)
+    t, a = await fault_case("worker-kill", fault)
+    eq(len(killed), 3, f"worker-kill: 3 workers SIGKILLed ({killed})")
+    pids = stackctl("pids")
+    ok(not any(f"parley-ws {k}\n" in pids for k in killed),
+       "worker-kill: lighttpd replaced them", pids)
+
+
+async def test_pushpin_restart():
+    async def fault(t):
+        await ctl("pushpin-kill")
+        await asyncio.sleep(1)
+        await ctl("pushpin-start")
+    t, a = await fault_case("pushpin-restart", fault)
+    ok(a["reconnects"] >= 2 * PAIRS, "pushpin-restart: every client was "
+       f"dropped and reconnected ({a['reconnects']})")
+    users = [p.user for p in t.peers]
+    stale = sql_value("SELECT count(*) FROM connections WHERE user_id = "
+                      "ANY(string_to_array(:'p1', ','))", ",".join(users))
+    r = subprocess.run([os.path.join(BUILD, "src", "parley-expire"),
+                        "--config", os.path.join(STATE, "parley-expire.conf"),
+                        "--reconcile", "--grace", "0"],
+                       capture_output=True, text=True, timeout=120)
+    eq(r.returncode, 0, "pushpin-restart: the expiry job ran", )
+    eq(sql_value("SELECT count(*) FROM connections WHERE user_id = "
+                 "ANY(string_to_array(:'p1', ','))", ",".join(users)), "0",
+       f"pushpin-restart: no stale connection rows after it (were {stale})")
+
+
+async def test_lighttpd_restart():
+    async def fault(t):
+        await ctl("lighttpd-stop")
+        await asyncio.sleep(1)
+        await ctl("lighttpd-start")
+    await fault_case("lighttpd-restart", fault)
+
+
+def pg_owner():
+    data = sql_value("SHOW data_directory")
+    st = os.stat(data)
+    return st.st_uid, st.st_gid
+
+
+async def test_disk_full():
+    """The `messages` table on a 32 MB tmpfs (its own tablespace), which a
+    file then fills: sends get unavailable, never an ack, until the file
+    is deleted; then the same sends are acked without a restart."""
+    where = os.path.join(STATE, "fault-disk")
+    os.makedirs(where, exist_ok=True)
+    mounted = moved = False
+    filler = os.path.join(where, "filler")
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs",
+                        where], check=True, timeout=30)
+        mounted = True
+        os.makedirs(os.path.join(where, "ts"))
+        os.chown(os.path.join(where, "ts"), *pg_owner())
+        sql("CREATE TABLESPACE parley_fault LOCATION :'p1'",
+            os.path.join(where, "ts"))
+        # Compact first, so that new rows need new pages at once (free
+        # space left by dead rows would take them for a while).
+        sql("VACUUM FULL messages")
+        sql("ALTER TABLE messages SET TABLESPACE parley_fault")
+        moved = True
+        full = {}
+
+        async def fault(t):
+            def fill():
+                with open(filler, "wb") as f:
+                    try:
+                        while True:
+                            f.write(b"\0" * (1 << 20))
+                            f.flush()
+                    except OSError:
+                        pass
+            await asyncio.to_thread(fill)
+            full["at"] = time.monotonic()
+            full["unavailable"] = t.unavailable
+            acks = len(t.ack_times)
+            await asyncio.sleep(4)
+            full["during"] = t.unavailable - full["unavailable"]
+            full["acks"] = len(t.ack_times) - acks
+            os.unlink(filler)
+        t, a = await fault_case("disk-full", fault)
+        diag(f"figures disk-full: while full (4 s): {full.get('during')} "
+             f"unavailable, {full.get('acks')} acks")
+        ok(full.get("during", 0) > 0, "disk-full: sends got unavailable "
+           f"while the disk was full ({full.get('during')})")
+    finally:
+        if os.path.exists(filler):
+            os.unlink(filler)
+        if moved:
+            sql("ALTER TABLE messages SET TABLESPACE pg_default")
+        if mounted:
+            sql("DROP TABLESPACE IF EXISTS parley_fault")
+            subprocess.run(["umount", where], timeout=30)
+
+
+async def test_database_lock():
+    """Backpressure: an operator's LOCK TABLE messages held for 6 s. Each
+    request waiting on it gives up after the workers' lock_timeout (2 s)
+    with unavailable, so workers do not pile up behind it; no connection
+    is dropped and everything goes through after."""
+    async def fault(t):
+        p = await asyncio.create_subprocess_exec(
+            "psql", DB_URL, "-X", "-q", "-c",
+            "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; "
+            "SELECT pg_sleep(6); COMMIT;",
+            stdout=asyncio.subprocess.DEVNULL)
+        await asyncio.wait_for(p.wait(), 30)
+    t, a = await fault_case("database-lock", fault)
+    ok(a["unavailable"] > 0, "database-lock: waiting sends got "
+       f"unavailable ({a['unavailable']})")
+    eq(a["reconnects"], 0, "database-lock: no connection was dropped")
+
+
+async def test_stop_finishes_request_in_hand():
+    """A send that a worker is serving (held up 1.5 s by a lock) when
+    lighttpd is stopped: the stop waits, the worker finishes it, the
+    sender gets its ack and the row is stored."""
+    a = await connect(uid("inhand-a"))
+    b = await connect(uid("inhand-b"))
+    mid = uid("inhand-m")
+    lock = await asyncio.create_subprocess_exec(
+        "psql", DB_URL, "-X", "-q", "-c",
+        "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; "
+        "SELECT pg_sleep(1.5); COMMIT;", stdout=asyncio.subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(0.3)
+        await a.send(send_frame(a.user, b.user, uid("inhand-c"), "in hand",
+                                mid))
+        await asyncio.sleep(0.3)
+        t0 = time.monotonic()
+        await ctl("lighttpd-stop")
+        stop_took = time.monotonic() - t0
+        ev = await a.expect(lambda e: e.get("type") in ("ack", "error"), 10)
+        eq((ev["type"], ev["data"].get("messageId")), ("ack", mid),
+           "the request in hand was finished and answered: ack")
+        eq(sql_value("SELECT count(*) FROM messages WHERE message_id = "
+                     ":'p1'", mid), "1", "and its message is stored")
+        diag(f"figures lighttpd's graceful stop took {stop_took:.1f} s "
+             "with a request in hand")
+    finally:
+        await asyncio.wait_for(lock.wait(), 30)
+        await ctl("lighttpd-start")
+    await a.close()
+    await b.close()
+
+
+async def test_clean_restart():
+    """scripts/up --stop's sequence (parley_stack_stop) with messages in
+    flight, then a start: nothing acked is lost."""
+    async def fault(t):
+        await ctl("restart")
+    await fault_case("stop-and-start", fault)
+
+
+async def test_slow_reader():
+    """A recipient that stops reading (a small receive buffer, so Pushpin's
+    buffers fill and it drops publishes or the connection) while SLOW
+    messages are sent to it by 10 senders (20 a second each, within the
+    rate limit), then reads again: everything arrives."""
+    t = Traffic("slow", 0, 0)
+    reader = t.add_peer("reader", "nobody")
+    senders = [t.add_peer(f"s{i}", reader.user) for i in range(10)]
+    reader.rcvbuf = 4096
+    reader.max_queue = 1
+    await t.start()
+    try:
+        reader.paused = True
+        t0 = time.monotonic()
+        for i in range(SLOW):
+            await senders[i % len(senders)].send_new()
+            if i % 20 == 19:
+                await asyncio.sleep(0.1)   # 200 a second
+        # Until every send is acked (the reader reads nothing).
+        deadline = time.monotonic() + 60
+        while (any(s.pending for s in senders) and
+               time.monotonic() < deadline):
+            await asyncio.sleep(0.2)
+        sent_for = time.monotonic() - t0
+        got_while_paused = len(reader.recv)
+        reader.paused = False
+        lifted = time.monotonic()
+        await t.drain(DRAIN + 30)
+    finally:
+        await t.close()
+    a = t.audit()
+    check("slow-reader", t, a, True, lifted=lifted,
+          extra=f" (sent over {sent_for:.1f} s; the reader had "
+          f"{got_while_paused} before it read again)")
+
+
+async def test_burst():
+    """BURST connections opened at once, each sending a message as soon as
+    it is connected (Pushpin refuses bursts over ~100 requests with 502
+    or drops them with 1006; clients back off and retry)."""
+    t = Traffic("burst", BURST // 2, 0, burst=True)
+    try:
+        await t.start(send=False, timeout=90)
+        await asyncio.sleep(1)
+        await t.drain(DRAIN)
+    finally:
+        await t.close()
+    a = t.audit()
+    check("burst", t, a, True, extra=f" (connects {t.connects})")
+    eq(a["sent"], BURST, f"burst: each of the {BURST} connections sent")
+
+
+if __name__ == "__main__":
+    run(test_no_fault, test_postgres_restart, test_worker_kill,
+        test_pushpin_restart, test_lighttpd_restart, test_disk_full,
+        test_database_lock, test_stop_finishes_request_in_hand,
+        test_clean_restart, test_slow_reader,
+        test_burst, timeout=SECONDS + DRAIN + 120)
