@@ -1130,6 +1130,10 @@ parley_stack_ctl() {
 		# Graceful, as parley_stack_stop does it.
 		parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15 INT
 		;;
+	lighttpd-term)
+		# SIGTERM: lighttpd's immediate stop (an operator's kill).
+		parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15 TERM
+		;;
 	lighttpd-start)
 		# On the same STATE/lighttpd.conf and workers' environment.
 		P_WORKER_ENV=()
