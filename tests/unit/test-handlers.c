@@ -338,6 +338,44 @@ int main(void)
 		db_free(killer);
 	}
 
+	/* Backpressure: a statement waiting on a lock gives up after
+	 * lock_timeout (2 s) with DB_UNAVAILABLE, and for the next second
+	 * the worker answers DB_UNAVAILABLE without waiting again. */
+	{
+		struct db *holder = db_new(cfg.database_url, "test-lock");
+		enum db_status st;
+		struct timespec t0, t1, t2;
+		PGresult *r;
+
+		ok(db_begin(holder) == DB_OK, "lock: a second session begins");
+		PQclear(db_exec(holder, "LOCK TABLE messages IN ACCESS "
+			       "EXCLUSIVE MODE", &st));
+		is_int(st, DB_OK, "  and locks messages");
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = db_exec(app.db, "SELECT count(*) FROM messages", &st);
+		PQclear(r);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		is_int(st, DB_UNAVAILABLE, "a query behind the lock: "
+		       "unavailable");
+		ok(t1.tv_sec - t0.tv_sec >= 1 && t1.tv_sec - t0.tv_sec <= 4,
+		   "  after lock_timeout, once (%lld s)",
+		   (long long)(t1.tv_sec - t0.tv_sec));
+		r = db_exec(app.db, "SELECT 1", &st);
+		PQclear(r);
+		clock_gettime(CLOCK_MONOTONIC, &t2);
+		ok(st == DB_UNAVAILABLE &&
+		   (t2.tv_sec - t1.tv_sec) * 1000 +
+			   (t2.tv_nsec - t1.tv_nsec) / 1000000 < 200,
+		   "  the next call at once: unavailable, no wait");
+		db_rollback(holder);
+		db_free(holder);
+		sleep(1);
+		usleep(100000);
+		r = db_exec(app.db, "SELECT count(*) FROM messages", &st);
+		PQclear(r);
+		is_int(st, DB_OK, "a second later, with the lock gone: OK");
+	}
+
 	/* A live connection's sweep: first a probe ping, no copies; the
 	 * probe's pong starts the sweep, which resends what is unacked. */
 	{
