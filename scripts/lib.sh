@@ -808,7 +808,9 @@ parley__worker_env() {
 	[ -n "$(parley__extra_files workers.env.in)" ] || return 0
 	if ! runuser -u "$PARLEY_WORKER_USER" -- test -w "$P_LOG" 2>/dev/null; then
 		dir=$P_WORKER_FALLBACK
-		rm -rf "$dir" && mkdir -p "$dir" &&
+		# A restart keeps what the workers wrote (sanitizer reports).
+		if [ -z "${PARLEY_KEEP_LOGS:-}" ]; then rm -rf "$dir"; fi
+		mkdir -p "$dir" &&
 			chown "$PARLEY_WORKER_USER:" "$dir" &&
 			ln -sfn "$dir" "$P_LOG/workers" || return 1
 	fi
