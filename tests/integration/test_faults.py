@@ -183,7 +183,9 @@ async def test_disk_full():
     """The `messages` table on a 32 MB tmpfs (its own tablespace), which a
     file then fills: sends get unavailable, never an ack, until the file
     is deleted; then the same sends are acked without a restart."""
-    where = os.path.join(STATE, "fault-disk")
+    # Outside the state dir: PostgreSQL's user may not be able to reach
+    # it (a checkout in a 0700 directory).
+    where = f"/var/tmp/parley-fault-disk-{uid('d')}"
     os.makedirs(where, exist_ok=True)
     mounted = moved = False
     filler = os.path.join(where, "filler")
@@ -232,6 +234,7 @@ async def test_disk_full():
         if mounted:
             sql("DROP TABLESPACE IF EXISTS parley_fault")
             subprocess.run(["umount", where], timeout=30)
+        os.rmdir(where)
 
 
 async def test_database_lock():

@@ -155,7 +155,8 @@ class Peer:
 
     async def resend_stale(self, now):
         for mid, frame in list(self.pending.items()):
-            if now - self.sent_at.get(mid, 0) >= RESEND_AFTER:
+            if self.ws is not None and \
+                    now - self.sent_at.get(mid, 0) >= RESEND_AFTER:
                 self.t.resends += 1
                 await self._send(mid, frame)
 
