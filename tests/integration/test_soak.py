@@ -89,7 +89,7 @@ async def test_soak():
         while time.monotonic() - t0 < SECONDS:
             await asyncio.sleep(1)
             for p in random.sample(t.peers, CHURN):
-                await p.churn()
+                asyncio.ensure_future(p.churn())   # not waited for
             if time.monotonic() >= next_sample:
                 if not procs:
                     procs = processes()
@@ -111,8 +111,10 @@ async def test_soak():
     eq(a["errors"], {}, "soak: no errors")
     ok(a["duplicates"] <= 0.01 * a["sent"],
        f"soak: duplicates {a['duplicates']} <= 1% of {a['sent']}")
-    ok(t.churns >= CHURN * (SECONDS - 5), f"soak: {t.churns} reconnects "
-       "of churn")
+    # A close of a connection that is still reconnecting is no churn:
+    # at least half of the intended churn must have happened.
+    ok(t.churns >= CHURN * SECONDS / 2, f"soak: {t.churns} reconnects "
+       f"of churn (of {CHURN * SECONDS:.0f} tried)")
     ok(len(samples) >= 2, f"soak: {len(samples)} samples")
     first, last = samples[0], samples[-1]
     pids = [p for p in first if p in last]
