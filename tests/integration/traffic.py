@@ -21,7 +21,9 @@ The audit (Traffic.audit) after drain():
   duplicates  deliveries beyond the first (a recipient got an id twice)
   undelivered stored rows whose status is still `sent` (a recipient's ack
               that did not count)
-  refused     `rate_limited` answers; errors: other error codes
+  refused     `rate_limited` answers (refused_acks: those for anything
+              but a send, a bug: acks are never refused); errors: other
+              error codes
 Every wait is bounded; everything is on loopback (WS_URL).
 """
 import asyncio
@@ -200,6 +202,8 @@ class Peer:
             if code in ("unavailable", "rate_limited"):
                 if code == "rate_limited":
                     self.t.refused += 1
+                    if d.get("action") != "sendMessage":
+                        self.t.refused_other += 1
                 else:
                     self.t.unavailable += 1
                 if mid in self.pending:
@@ -238,6 +242,7 @@ class Traffic:
         self.events = collections.Counter()
         self.attempts = self.resends = self.dup_acks = 0
         self.refused = self.unavailable = 0
+        self.refused_other = 0   # rate_limited for anything but a send
         self.connects = self.drops = self.churns = 0
         self.drop_times = []
         self.sending = False
@@ -378,6 +383,7 @@ class Traffic:
             "undelivered": self.undelivered(),
             "unacked": sum(len(p.pending) for p in self.peers),
             "refused": self.refused,
+            "refused_acks": self.refused_other,
             "unavailable": self.unavailable,
             "resends": self.resends,
             "duplicate_acks": self.dup_acks,
@@ -414,7 +420,8 @@ def summary(name, a, extra=""):
             f"{a['stored']} received {a['received']} lost {a['lost']} "
             f"unstored {a['unstored']} duplicates {a['duplicates']} "
             f"({dup_pct:.1f}%) undelivered {a['undelivered']} refused "
-            f"{a['refused']} unavailable {a['unavailable']} resends "
+            f"{a['refused']} (acks {a['refused_acks']}) unavailable "
+            f"{a['unavailable']} resends "
             f"{a['resends']} slowest answer {a['slowest_answer']} s reconnects "
             f"{a['reconnects']} errors "
             f"{a['errors']} closes {a['closes']}{extra}")
