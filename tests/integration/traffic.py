@@ -8,7 +8,9 @@ PROTOCOL.md section 3a asks of a client: it reconnects with jittered
 exponential backoff (by default 0.1 s doubling to 2 s), resends every unacked send
 with the same messageId after a reconnect, after `unavailable` or
 `rate_limited`, and when no answer came for RESEND_AFTER seconds; it acks
-every `message` it receives at once. Users come in pairs that send to
+every `message` it receives at once, and acks again what an ack answered
+with `unavailable` got no ack for (the server answers a connection's
+frames in order, so the answers pair with the ack frames). Users come in pairs that send to
 each other, so a recipient's counts say exactly what reached it.
 
 The audit (Traffic.audit) after drain():
@@ -54,6 +56,8 @@ class Peer:
         self.paused = False      # a slow reader: stop reading
         self.rcvbuf = None       # SO_RCVBUF of its socket (slow reader)
         self.max_queue = 32      # frames websockets buffers unread
+        self.ack_fifo = collections.deque()  # ids of acks not answered
+        self.reack = []          # (when, ids) acks to send again
         self.task = None
         self.stop = False
         self.connected_once = asyncio.Event()
@@ -106,6 +110,7 @@ class Peer:
                 continue
             backoff = self.t.backoff[0]
             self.ws = ws
+            self.ack_fifo.clear()
             self.t.connects += 1
             self.connected_once.set()
             try:
@@ -155,7 +160,21 @@ class Peer:
         self.t.made_at[mid] = time.monotonic()
         await self._send(mid, frame)
 
+    async def send_ack(self, ids):
+        ws = self.ws
+        if ws is None or not ids:
+            return
+        self.ack_fifo.append(ids)
+        try:
+            await ws.send(json.dumps({"action": "ack", "messageIds": ids}))
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
     async def resend_stale(self, now):
+        due = [ids for at, ids in self.reack if at <= now]
+        self.reack = [(at, ids) for at, ids in self.reack if at > now]
+        for ids in due:
+            await self.send_ack(ids)
         for mid, frame in list(self.pending.items()):
             if self.ws is not None and \
                     now - self.sent_at.get(mid, 0) >= RESEND_AFTER:
@@ -179,13 +198,10 @@ class Peer:
                 return
             self.recv[mid] += 1
             self.t.recv_at.setdefault(mid, time.monotonic())
-            ws = self.ws
-            if ws is not None:
-                try:
-                    await ws.send(json.dumps({"action": "ack",
-                                              "messageIds": [mid]}))
-                except websockets.exceptions.ConnectionClosed:
-                    pass
+            await self.send_ack([mid])
+        elif t == "ack" and d.get("action") == "ack":
+            if self.ack_fifo:
+                self.ack_fifo.popleft()
         elif t == "ack" and d.get("action") == "sendMessage":
             mid = d.get("messageId")
             self.answered(mid)
@@ -195,6 +211,13 @@ class Peer:
                 self.t.ack_times.append(time.monotonic())
             if d.get("duplicate"):
                 self.t.dup_acks += 1
+        elif t == "error" and d.get("action") == "ack":
+            ids = self.ack_fifo.popleft() if self.ack_fifo else []
+            if d.get("code") == "unavailable":
+                self.t.unavailable += 1
+                self.reack.append((time.monotonic() + 0.5, ids))
+            else:
+                self.t.count(f"error:{d.get('code')}")
         elif t == "error":
             code = d.get("code")
             mid = d.get("messageId")
