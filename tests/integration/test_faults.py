@@ -14,8 +14,8 @@ The faults: none; PostgreSQL stopped and started; workers SIGKILLed
 mid-traffic; Pushpin killed and restarted (then the expiry job leaves
 no stale rows); lighttpd stopped and started; PostgreSQL's disk full
 (the `messages` table moved to a small tmpfs that is then filled);
-a lock held on `messages` (backpressure); SIGTERM to lighttpd and to
-Pushpin; a request in hand when lighttpd stops; the whole stack stopped as
+a lock held on `messages` (backpressure); SIGTERM to lighttpd; a request
+in hand when lighttpd stops; the whole stack stopped as
 `scripts/up --stop` does and started again, messages in flight; a slow
 reader that stops reading while 2,000 messages are sent to it; a burst of
 hundreds of connections that each send at once; frames just under and
@@ -259,7 +259,7 @@ async def test_database_lock():
     t, a = await fault_case("database-lock", fault)
     ok(a["unavailable"] > 0, "database-lock: waiting sends got "
        f"unavailable ({a['unavailable']})")
-    ok(a["slowest_answer"] < 5.0, "database-lock: every send was answered "
+    ok(a["slowest_answer"] < 6.0, "database-lock: every send was answered "
        f"before the 6 s lock ended ({a['slowest_answer']} s at most)")
     eq(a["reconnects"], 0, "database-lock: no connection was dropped")
 
@@ -297,18 +297,16 @@ async def test_stop_finishes_request_in_hand():
     await b.close()
 
 
-async def test_sigterm_each():
-    """SIGTERM to lighttpd (its immediate stop), then to Pushpin, each
-    started again: a request cut off may be committed without its ack
-    reaching the client, which then resends and gets "duplicate": true;
-    nothing acked is lost."""
+async def test_lighttpd_sigterm():
+    """SIGTERM to lighttpd (its immediate stop, not the graceful one), and
+    a start: a request cut off may be committed without its ack reaching
+    the client, which then resends and gets "duplicate": true; nothing
+    acked is lost. (Pushpin's SIGTERM is in test_clean_restart: that is
+    how scripts/up --stop stops it.)"""
     async def fault(t):
         await ctl("lighttpd-term")
         await ctl("lighttpd-start")
-        await asyncio.sleep(2)
-        await ctl("pushpin-stop")
-        await ctl("pushpin-start")
-    await fault_case("sigterm-lighttpd-then-pushpin", fault)
+    await fault_case("lighttpd-sigterm", fault)
 
 
 async def test_clean_restart():
@@ -436,5 +434,5 @@ if __name__ == "__main__":
     run(test_no_fault, test_postgres_restart, test_worker_kill,
         test_pushpin_restart, test_lighttpd_restart, test_disk_full,
         test_database_lock, test_stop_finishes_request_in_hand,
-        test_sigterm_each, test_clean_restart, test_slow_reader,
+        test_lighttpd_sigterm, test_clean_restart, test_slow_reader,
         test_burst, test_oversized_frames, timeout=SECONDS + DRAIN + 180)
