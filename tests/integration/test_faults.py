@@ -53,7 +53,7 @@ BURST = int(os.environ.get("PARLEY_FAULT_BURST", "300"))
 BACKOFF = tuple(float(x) for x in
                 os.environ.get("PARLEY_FAULT_BACKOFF", "0.1,2").split(","))
 WARM = 2.0          # seconds of traffic before the fault
-DRAIN = 60.0        # at most this long for everything to arrive after it
+DRAIN = 90.0        # at most this long for everything to arrive after it
 MAX_DUP = 0.10      # duplicates allowed with a fault, of the run's messages
 
 

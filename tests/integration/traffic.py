@@ -40,6 +40,10 @@ import websockets
 from parley_test import WS_URL, sql, uid
 
 RESEND_AFTER = 4.0   # seconds without an ack before a send is repeated
+# A client keeps its sends within the server's rate limit (50 a second,
+# 100 at once by default): what it queued while disconnected goes out at
+# this pace after a reconnect instead of all at once.
+SEND_RATE, SEND_BURST = 40.0, 80.0
 
 
 class Peer:
@@ -56,6 +60,7 @@ class Peer:
         self.paused = False      # a slow reader: stop reading
         self.rcvbuf = None       # SO_RCVBUF of its socket (slow reader)
         self.max_queue = 32      # frames websockets buffers unread
+        self.tokens, self.tokens_at = SEND_BURST, time.monotonic()
         self.ack_fifo = collections.deque()  # ids of acks not answered
         self.reack = []          # (when, ids) acks to send again
         self.task = None
@@ -136,9 +141,21 @@ class Peer:
                 # A real client waits a little before it reconnects.
                 await asyncio.sleep(random.uniform(0.05, 0.3))
 
+    def _may_send(self):
+        now = time.monotonic()
+        self.tokens = min(SEND_BURST, self.tokens +
+                          (now - self.tokens_at) * SEND_RATE)
+        self.tokens_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
     async def _send(self, mid, frame):
+        """Sends (or, over the client's own pace, leaves it to the
+        resend loop, which tries what was never sent every 0.5 s)."""
         ws = self.ws
-        if ws is None:
+        if ws is None or not self._may_send():
             return
         self.sent_at[mid] = time.monotonic()
         try:
@@ -178,7 +195,8 @@ class Peer:
         for mid, frame in list(self.pending.items()):
             if self.ws is not None and \
                     now - self.sent_at.get(mid, 0) >= RESEND_AFTER:
-                self.t.resends += 1
+                if mid in self.sent_at:
+                    self.t.resends += 1
                 await self._send(mid, frame)
 
     def answered(self, mid):
