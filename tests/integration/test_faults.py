@@ -221,6 +221,8 @@ async def test_disk_full():
                     except OSError:
                         pass
             await asyncio.to_thread(fill)
+            st = os.statvfs(where)
+            full["free"] = st.f_bavail * st.f_frsize
             full["at"] = time.monotonic()
             full["unavailable"] = t.unavailable
             acks = len(t.ack_times)
@@ -231,6 +233,7 @@ async def test_disk_full():
         t, a = await fault_case("disk-full", fault)
         diag(f"figures disk-full: while full (4 s): {full.get('during')} "
              f"unavailable, {full.get('acks')} acks")
+        eq(full.get("free"), 0, "disk-full: the tmpfs was full")
         ok(full.get("during", 0) > 0, "disk-full: sends got unavailable "
            f"while the disk was full ({full.get('during')})")
     finally:
