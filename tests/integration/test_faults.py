@@ -137,8 +137,16 @@ async def test_postgres_restart():
        "unavailable (never an ack)", a)
 
 
+def worker_pids():
+    """The stack's parley-ws pids (scripts/stackctl pids)."""
+    return {int(pid) for name, pid in
+            (line.split() for line in stackctl("pids").splitlines())
+            if name == "parley-ws"}
+
+
 async def test_worker_kill():
     killed = []
+    before = worker_pids()
 
     async def fault(t):
         for _ in range(3):
@@ -146,9 +154,9 @@ async def test_worker_kill():
             await asyncio.sleep(1)
     t, a = await fault_case("worker-kill", fault)
     eq(len(killed), 3, f"worker-kill: 3 workers SIGKILLed ({killed})")
-    pids = stackctl("pids")
-    ok(not any(f"parley-ws {k}\n" in pids for k in killed),
-       "worker-kill: lighttpd replaced them", pids)
+    after = worker_pids()
+    ok(not after & {int(k) for k in killed} and len(after) == len(before),
+       "worker-kill: lighttpd replaced them", (before, killed, after))
 
 
 async def test_pushpin_restart():
