@@ -17,9 +17,15 @@
  *       a connection that stays silent gets it with its next keep-alive
  *       request). No extra request per connect.
  *   SETTLE -> LIVE: the bridge delivers publishes.
- *   LIVE -> SWEEP -> LIVE: every redelivery_interval, a request delivers
- *       again, in pages, what is unacked and older than that interval (a
- *       lost publish, a dropped buffer).
+ *   LIVE -> PROBE -> SWEEP -> LIVE: every redelivery_interval, a request
+ *       looks for what is unacked and older than that interval (a lost
+ *       publish, a dropped buffer). If there is any, it sends a probe
+ *       ping first (PROBE); the probe's pong shows that the client has
+ *       read everything sent before it, and its request delivers again,
+ *       in pages, what is still unacked (SWEEP). A client that has stopped
+ *       reading gets no copies behind the ones it has not read; without
+ *       an answer the probe is repeated every interval. The check after
+ *       subscribing (SETTLE) goes through PROBE the same way.
  * Every step runs after the request's own frames, so acks in the same
  * request count. While nothing fails, a connection so gets each message
  * once.
