@@ -119,6 +119,12 @@ int main(void)
 	ok(rate_take(&tokens, &at, 999000, 1, 3),
 	   "a clock that went back refills (never locks a client out)");
 	tokens = 0;
+	at = 2000000;
+	ok(!rate_take(&tokens, &at, 1999500, 1, 3),
+	   "a clock read half a second before the bucket's (by another "
+	   "process, just before it): no refill");
+	ok(at == 2000000, "  and the bucket keeps its time");
+	tokens = 0;
 	at = 1;
 	ok(rate_take(&tokens, &at, 9000000000000LL, 50, 100),
 	   "a long pause cannot overflow the bucket");
