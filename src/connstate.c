@@ -78,19 +78,6 @@ static void parse_phase(struct conn_state *st, const char *v)
 	}
 }
 
-static void parse_rate(struct conn_state *st, const char *v)
-{
-	const char *end;
-
-	st->tokens = 0;
-	st->tokens_at = 0;
-	if (v == NULL || !parse_number(v, &end, &st->tokens) || *end != ':' ||
-	    !parse_number(end + 1, &end, &st->tokens_at) || *end != '\0') {
-		st->tokens = 0;
-		st->tokens_at = 0;
-	}
-}
-
 void conn_state_load(struct conn_state *st,
 		     const char *(*get)(void *ctx, const char *name),
 		     void *ctx)
@@ -108,7 +95,6 @@ void conn_state_load(struct conn_state *st,
 		st->phase = PHASE_BACKLOG; /* start over: nothing is lost */
 	st->sweep_at = number_or_zero(get(ctx, STATE_SWEEP));
 	st->refresh_at = number_or_zero(get(ctx, STATE_REFRESH));
-	parse_rate(st, get(ctx, STATE_RATE));
 }
 
 static void format_phase(char *out, size_t size, const struct conn_state *st)
@@ -154,10 +140,5 @@ void conn_state_save(const struct conn_state *st, const struct conn_state *was,
 	if (st->refresh_at != was->refresh_at && st->refresh_at > 0) {
 		snprintf(v, sizeof(v), "%lld", st->refresh_at);
 		set(ctx, STATE_REFRESH, v);
-	}
-	if ((st->tokens != was->tokens || st->tokens_at != was->tokens_at) &&
-	    st->tokens_at > 0) {
-		snprintf(v, sizeof(v), "%lld:%lld", st->tokens, st->tokens_at);
-		set(ctx, STATE_RATE, v);
 	}
 }

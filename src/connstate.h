@@ -21,7 +21,7 @@
  *            "l"        live: subscribed, nothing due
  *   Sweep    unix seconds of the next redelivery check
  *   Refresh  unix seconds of the next expires_at refresh
- *   Rate     "TOKENS:UNIX_MS" of the token bucket, tokens in thousandths
+ * (The rate budget is the user's, not the connection's: ratetable.h.)
  *
  * Trust: the values come from the bridge, which got them from us (Pushpin
  * strips Meta-* headers from clients); a malformed value reads as absent.
@@ -49,8 +49,6 @@ struct conn_state {
 				 PROBE, SWEEP: stored before this */
 	long long sweep_at;   /* 0: none */
 	long long refresh_at; /* 0: none */
-	long long tokens;     /* thousandths of a frame */
-	long long tokens_at;  /* unix ms; 0: a full bucket */
 };
 
 /* Reads the state through get(ctx, NAME) (NULL: absent). */
@@ -68,6 +66,5 @@ void conn_state_save(const struct conn_state *st, const struct conn_state *was,
 #define STATE_PHASE "Phase"
 #define STATE_SWEEP "Sweep"
 #define STATE_REFRESH "Refresh"
-#define STATE_RATE "Rate"
 
 #endif

@@ -333,25 +333,20 @@ static bool rate_exempt(const char *action)
 				  strcmp(action, "ping") == 0);
 }
 
-/* action and message_id (may be NULL) name the refused frame. */
+/* The user's budget, shared by all their connections on this host
+ * (ratetable.h): reconnecting does not refill it. action and message_id
+ * (may be NULL) name the refused frame. */
 static bool take_token(struct app *app, struct session *s, const char *action,
 		       const char *message_id)
 {
-	if (rate_take(&s->state.tokens, &s->state.tokens_at, wall_ms(),
-		      app->cfg->rate_limit, app->cfg->rate_burst))
+	if (app->rates == NULL ||
+	    rate_table_take(app->rates, RATE_FRAMES, s->user_id,
+			    app->cfg->rate_limit, app->cfg->rate_burst,
+			    rate_clock_ms()))
 		return true;
 	send_error(s, "rate_limited", "too many frames; slow down and send "
 		   "again", action, message_id);
 	return false;
-}
-
-void rate_settle(struct app *app, struct session *s)
-{
-	if (s->state.tokens_at != 0 &&
-	    s->state.tokens >= app->cfg->rate_burst * 900LL) {
-		s->state.tokens = 0;
-		s->state.tokens_at = 0;
-	}
 }
 
 void handle_text(struct app *app, struct session *s, const char *frame,
@@ -412,12 +407,37 @@ void handle_unsupported(struct app *app, struct session *s, const char *what)
 	send_error(s, "invalid_json", msg, NULL, NULL);
 }
 
+bool connect_allowed_from(struct app *app, const char *address)
+{
+	char name[64];
+
+	if (app->rates == NULL || address == NULL)
+		return true;
+	address_bucket(address, name, sizeof(name));
+	if (rate_table_take(app->rates, RATE_ADDR_CONNECTS, name,
+			    app->cfg->address_connect_rate,
+			    app->cfg->address_connect_burst, rate_clock_ms()))
+		return true;
+	log_debug("connect from %s refused: over %ld a second", name,
+		  app->cfg->address_connect_rate);
+	return false;
+}
+
 enum open_result handle_open(struct app *app, struct session *s)
 {
-	enum db_status st = store_connect(app->db, s->conn_id, s->user_id,
-					  app->cfg->connection_ttl,
-					  app->cfg->max_connections_per_user);
+	enum db_status st;
 
+	if (app->rates != NULL &&
+	    !rate_table_take(app->rates, RATE_USER_CONNECTS, s->user_id,
+			     app->cfg->user_connect_rate,
+			     app->cfg->user_connect_burst, rate_clock_ms())) {
+		log_debug("user %s refused: over %ld connects a second",
+			  s->user_id, app->cfg->user_connect_rate);
+		return OPEN_RATE_LIMITED;
+	}
+	st = store_connect(app->db, s->conn_id, s->user_id,
+			   app->cfg->connection_ttl,
+			   app->cfg->max_connections_per_user);
 	if (st == DB_FULL) {
 		log_info("user %s refused: %ld connections open", s->user_id,
 			 app->cfg->max_connections_per_user);

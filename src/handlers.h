@@ -11,17 +11,18 @@
 
 #include "session.h"
 
-enum open_result { OPEN_OK, OPEN_UNAVAILABLE, OPEN_TOO_MANY };
+enum open_result { OPEN_OK, OPEN_UNAVAILABLE, OPEN_TOO_MANY,
+		   OPEN_RATE_LIMITED };
 
-/* $connect: stores the connection and sets up its delivery state. */
+/* Before a handshake is authenticated: one connection attempt from the
+ * client's address (NULL: unknown, not counted), within its budget. */
+bool connect_allowed_from(struct app *app, const char *address) MUST_CHECK;
+/* $connect: within the user's connect budget, stores the connection and
+ * sets up its delivery state. */
 enum open_result handle_open(struct app *app, struct session *s) MUST_CHECK;
 /* One text frame from the client. */
 void handle_text(struct app *app, struct session *s, const char *frame,
 		 size_t len);
-/* Before the state is saved: a rate bucket still nine-tenths full is
- * kept as "full", so a client well within its budget costs no state
- * write (a Set-Meta header) per frame; its burst is 10% larger. */
-void rate_settle(struct app *app, struct session *s);
 /* A frame the protocol does not carry (binary). */
 void handle_unsupported(struct app *app, struct session *s, const char *what);
 /* $disconnect, clean or not: deletes the connection row. */

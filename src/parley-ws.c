@@ -19,6 +19,8 @@
 #include "auth.h"
 #include "log.h"
 #include "program.h"
+#include "ratelimit.h"
+#include "ratetable.h"
 #include "request.h"
 #include "wsevent.h"
 
@@ -196,6 +198,28 @@ static struct ws_event *parse_events(const char *body, size_t len, size_t *n,
 	return events;
 }
 
+/* The client's address: the X-Forwarded-For entry that Pushpin appended
+ * (x_forwarded_for=truncate:0,append), or forwarded_hops entries left of
+ * it the one a proxy in front of Pushpin appended. Entries further left
+ * are the client's own word and never read. NULL when there is none:
+ * connects are then not counted per address (logged once). */
+static const char *client_address(const struct settings *cfg,
+				  FCGX_Request *req, char *out, size_t size)
+{
+	static bool warned;
+	const char *xff = FCGX_GetParam("HTTP_X_FORWARDED_FOR", req->envp);
+
+	if (forwarded_for(xff, cfg->forwarded_hops, out, size))
+		return out;
+	if (!warned)
+		log_warn("no client address in X-Forwarded-For (entry %ld "
+			 "from the right): connects are not limited per "
+			 "address; set x_forwarded_for=truncate:0,append in "
+			 "Pushpin's [proxy]", cfg->forwarded_hops);
+	warned = true;
+	return NULL;
+}
+
 /* The HTTP status of a refused request (Pushpin shows it to the client
  * when it refuses the handshake). */
 static const char *refusal_status(enum request_result r)
@@ -221,6 +245,7 @@ static void serve(struct app *app, const struct auth *auth,
 	const char *ctype = FCGX_GetParam("CONTENT_TYPE", req->envp);
 	const char *conn_id = FCGX_GetParam("HTTP_CONNECTION_ID", req->envp);
 	struct response resp = { .req = req, .conn_id = conn_id };
+	char address[64];
 	struct bridge io = {
 		.conn_id = conn_id,
 		.query = FCGX_GetParam("QUERY_STRING", req->envp),
@@ -268,6 +293,10 @@ static void serve(struct app *app, const struct auth *auth,
 		reply_plain(req, "400 Bad Request", why);
 		goto out;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (events[i].type == WS_OPEN) /* only a handshake needs it */
+			io.address = client_address(app->cfg, req, address,
+						    sizeof(address));
 	buf_init(&resp.body);
 	buf_init(&resp.headers);
 	result = handle_request(app, auth, &io, events, n, &why);
@@ -397,6 +426,7 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	struct ws_main *m = ctx;
 	struct app app;
 	struct auth *auth;
+	struct rate_table *rates;
 	FCGX_Request req;
 	char err[512];
 	int sock = 0;
@@ -412,6 +442,12 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	if (cfg->grip_sig_key[0] == '\0')
 		log_warn("grip_sig_key not set: requests are not checked to "
 			 "come from Pushpin; keep the workers on loopback");
+	/* Mapped before root is given up: the file may be root's. */
+	rates = rate_table_open(cfg->rate_table, err, sizeof(err));
+	if (rates == NULL) {
+		log_error("rate_table: %s", err);
+		return EX_CANTCREAT;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
@@ -440,6 +476,7 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		log_error("out of memory");
 		return EX_OSERR;
 	}
+	app.rates = rates;
 	if (FCGX_InitRequest(&req, sock, 0) != 0) {
 		log_error("FCGX_InitRequest failed");
 		return EX_SOFTWARE;
@@ -461,6 +498,7 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		log_info("stopping on a signal (no request in hand)");
 	db_free(app.db);
 	publisher_free(app.pub);
+	rate_table_close(rates);
 	auth_free(auth);
 	return EX_OK;
 }

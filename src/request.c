@@ -10,9 +10,16 @@ static enum request_result open_session(struct app *app,
 					struct session *s, const char **why)
 {
 	struct bridge *io = s->io;
-	int status = auth_open(auth, io->query, io->authorization,
-			       s->state.user_id, why);
+	int status;
 
+	/* Counted before authentication: guessing tokens costs attempts. */
+	if (!connect_allowed_from(app, io->address)) {
+		*why = "too many connection attempts from this address; retry "
+		       "later";
+		return REQUEST_TOO_MANY;
+	}
+	status = auth_open(auth, io->query, io->authorization,
+			   s->state.user_id, why);
 	if (status != 0)
 		return status == 401 ? REQUEST_UNAUTHORIZED : REQUEST_BAD;
 	s->user_id = s->state.user_id;
@@ -21,6 +28,10 @@ static enum request_result open_session(struct app *app,
 		break;
 	case OPEN_TOO_MANY:
 		*why = "too many connections for this user";
+		return REQUEST_TOO_MANY;
+	case OPEN_RATE_LIMITED:
+		*why = "too many connection attempts for this user; retry "
+		       "later";
 		return REQUEST_TOO_MANY;
 	case OPEN_UNAVAILABLE:
 		*why = "storage is unavailable; retry";
@@ -137,7 +148,6 @@ enum request_result handle_request(struct app *app, const struct auth *auth,
 		return REQUEST_OK; /* an empty body before OPEN: nothing */
 	if (!closed) {
 		delivery_due(app, &s);
-		rate_settle(app, &s);
 		conn_state_save(&s.state, &was, io->set_state, io->ctx);
 	}
 	return REQUEST_OK;

@@ -15,7 +15,7 @@ enum request_result {
 	REQUEST_OK,          /* answer with what the bridge collected */
 	REQUEST_BAD,         /* 400: *why */
 	REQUEST_UNAUTHORIZED,/* 401: *why */
-	REQUEST_TOO_MANY,    /* 429: too many connections for this user */
+	REQUEST_TOO_MANY,    /* 429: too many connections or attempts */
 	REQUEST_UNAVAILABLE, /* 503: storage is down; retry */
 };
 

@@ -14,17 +14,20 @@
 #include "connstate.h"
 #include "protocol.h"
 #include "publish.h"
+#include "ratetable.h"
 #include "settings.h"
 #include "store.h"
 #include "wsevent.h"
 
-/* Per-worker: read-only configuration, the database connection and the
- * publisher. */
+/* Per-worker: read-only configuration, the database connection, the
+ * publisher, and the host's rate buckets (ratetable.h; NULL: a bridge
+ * that keeps no rate limits). */
 struct app {
 	const struct settings *cfg;
 	struct limits limits;
 	struct db *db;
 	struct publisher *pub;
+	struct rate_table *rates;
 };
 
 /* What a bridge provides for one request of one connection. */
@@ -32,6 +35,8 @@ struct bridge {
 	const char *conn_id;       /* the bridge's id of the connection */
 	const char *query;         /* the handshake's query string */
 	const char *authorization; /* the handshake's Authorization, or NULL */
+	const char *address;       /* the client's address, as the bridge
+				      knows it (connect limits), or NULL */
 	/* connection state (connstate.h), kept between requests */
 	const char *(*get_state)(void *ctx, const char *name);
 	void (*set_state)(void *ctx, const char *name, const char *value);

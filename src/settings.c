@@ -46,9 +46,27 @@ const struct option_def settings_options[] = {
 	NUM(max_connections_per_user, "20", 1, 100000,
 	    "open connections of one user; more are refused with 429"),
 	NUM(rate_limit, "50", 1, 1000000,
-	    "frames per second one connection may send (token bucket)"),
+	    "frames per second one user may send, all connections together "
+	    "(token bucket)"),
 	NUM(rate_burst, "100", 1, 1000000,
-	    "frames one connection may send at once"),
+	    "frames one user may send at once"),
+	NUM(user_connect_rate, "1", 0, 1000000,
+	    "connects per second one user may make (token bucket; 0: not "
+	    "limited); more are refused with 429"),
+	NUM(user_connect_burst, "30", 1, 1000000,
+	    "connects one user may make at once"),
+	NUM(address_connect_rate, "20", 0, 1000000,
+	    "connection attempts per second from one client address, failed "
+	    "ones included (token bucket; 0: not limited); more are refused "
+	    "with 429"),
+	NUM(address_connect_burst, "200", 1, 1000000,
+	    "connection attempts one client address may make at once"),
+	NUM(forwarded_hops, "0", 0, 16,
+	    "proxies in front of Pushpin that append to X-Forwarded-For (0: "
+	    "the client is the last entry, as Pushpin appends it)"),
+	STR(rate_table, "/dev/shm/parley-rates",
+	    "file of the host's shared rate buckets (on a tmpfs), mapped by "
+	    "every parley-ws of the host"),
 	NUM(expire_batch, "5000", 1, 100000,
 	    "rows the expiry job deletes per transaction"),
 	CHOICE(log_level, "info", "debug|info|warn|error",

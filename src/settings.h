@@ -22,8 +22,14 @@ struct settings {
 	long max_frame_bytes;     /* largest client frame */
 	long max_json_depth;      /* JSON nesting of a frame */
 	long max_connections_per_user; /* open connections of one user */
-	long rate_limit;          /* frames per second per connection */
-	long rate_burst;          /* frames a connection may send at once */
+	long rate_limit;          /* frames per second per user */
+	long rate_burst;          /* frames a user may send at once */
+	long user_connect_rate;   /* connects per second per user (0: any) */
+	long user_connect_burst;  /* connects a user may make at once */
+	long address_connect_rate;/* connects per second per address (0: any) */
+	long address_connect_burst; /* connects an address may make at once */
+	long forwarded_hops;      /* proxies before Pushpin in X-Forwarded-For */
+	char rate_table[256];     /* the host's shared rate buckets (a file) */
 	long expire_batch;        /* rows deleted per expiry batch */
 	char auth_mode[8];        /* "jwt" or "none" */
 	char jwt_secret[512];     /* HS256 shared secret ("base64:" allowed) */

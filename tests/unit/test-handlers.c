@@ -158,7 +158,7 @@ int main(void)
 	struct app app;
 	struct auth *auth;
 	static struct conn a, b;
-	char ua[64], ub[64], frame[512], sql[512], err[256];
+	char ua[64], ub[64], frame[512], sql[512], err[256], rates[64];
 	long pid = (long)getpid();
 
 	if (url == NULL) {
@@ -173,6 +173,11 @@ int main(void)
 	auth = auth_new(&cfg, err, sizeof(err));
 	app_init(&app, &cfg, db_new(cfg.database_url, "test-handlers"),
 		 publisher_new("inproc://parley-test-handlers"));
+	snprintf(rates, sizeof(rates), "/tmp/parley-test-handlers-%ld", pid);
+	unlink(rates);
+	app.rates = rate_table_open(rates, err, sizeof(err));
+	if (!ok(app.rates != NULL, "a rate table in %s", rates))
+		diag("%s", err);
 	snprintf(ua, sizeof(ua), "unit-a-%ld", pid);
 	snprintf(ub, sizeof(ub), "unit-b-%ld", pid);
 
@@ -198,7 +203,8 @@ int main(void)
 	ok(a.rec.nsent == 1 && strstr(a.rec.sent[0], "\"type\":\"ack\"") &&
 	   strstr(a.rec.sent[0], "\"duplicate\":false"),
 	   "sendMessage: an ack, duplicate false: %s", a.rec.sent[0]);
-	is_int(a.rec.sets, 0, "  no state written (the bucket is nearly full)");
+	is_int(a.rec.sets, 0, "  no state written (the budget is the "
+	       "user's, in the rate table)");
 	(void)request(&app, auth, &a, WS_TEXT, frame);
 	is_int(count_containing(&a.rec, "\"duplicate\":true"), 1,
 	       "the same messageId again: duplicate true");
@@ -267,8 +273,71 @@ int main(void)
 		      "\"recipientId\":\"x\"}");
 	is_int(count_containing(&b.rec, "rate_limited"), 1,
 	       "  but typing over it is");
+	/* The budget is the user's: b's second connection finds it spent. */
+	{
+		static struct conn b2;
+		conn_init(&b2, "unit-conn-b2", ub);
+		is_int(request(&app, auth, &b2, WS_OPEN, NULL), REQUEST_OK,
+		       "b opens a second connection");
+		(void)request(&app, auth, &b2, WS_TEXT, "{\"action\":"
+			      "\"typing\",\"recipientId\":\"x\"}");
+		is_int(count_containing(&b2.rec, "rate_limited"), 1,
+		       "  its typing is over b's budget too (the user's)");
+		(void)request(&app, auth, &b2, WS_TEXT, frame);
+		is_int(count_containing(&b2.rec, "rate_limited"), 0,
+		       "  its ack is not");
+		(void)request(&app, auth, &b2, WS_DISCONNECT, NULL);
+	}
 	cfg.rate_limit = 50;
 	cfg.rate_burst = 100;
+
+	/* Connects: a user's budget, and (before authentication) the
+	 * address's. */
+	{
+		static struct conn c[4];
+		char uc[64], id[64];
+		const char *why = NULL;
+		struct ws_event open = { WS_OPEN, NULL, 0 };
+		enum request_result r[4];
+
+		cfg.user_connect_rate = 1;
+		cfg.user_connect_burst = 2;
+		snprintf(uc, sizeof(uc), "unit-c-%ld", pid);
+		for (int i = 0; i < 3; i++) {
+			snprintf(id, sizeof(id), "unit-conn-c%d", i);
+			conn_init(&c[i], id, uc);
+			r[i] = handle_request(&app, auth, &c[i].io, &open, 1,
+					      &why);
+		}
+		ok(r[0] == REQUEST_OK && r[1] == REQUEST_OK &&
+		   r[2] == REQUEST_TOO_MANY, "a user's third connect in a "
+		   "burst of 2: refused (%d %d %d)", r[0], r[1], r[2]);
+		is_str(why, "too many connection attempts for this user; "
+		       "retry later", "  with its reason");
+		for (int i = 0; i < 2; i++)
+			(void)request(&app, auth, &c[i], WS_DISCONNECT, NULL);
+		cfg.user_connect_rate = 1;
+		cfg.user_connect_burst = 30;
+
+		cfg.address_connect_rate = 1;
+		cfg.address_connect_burst = 1;
+		for (int i = 0; i < 2; i++) {
+			snprintf(id, sizeof(id), "unit-conn-d%d", i);
+			snprintf(uc, sizeof(uc), "unit-d%d-%ld", i, pid);
+			conn_init(&c[i], id, uc);
+			c[i].io.address = "198.51.100.7";
+			r[i] = handle_request(&app, auth, &c[i].io, &open, 1,
+					      &why);
+		}
+		ok(r[0] == REQUEST_OK && r[1] == REQUEST_TOO_MANY,
+		   "two users from one address over its burst of 1: the "
+		   "second refused (%d %d)", r[0], r[1]);
+		is_str(why, "too many connection attempts from this address; "
+		       "retry later", "  with its reason");
+		(void)request(&app, auth, &c[0], WS_DISCONNECT, NULL);
+		cfg.address_connect_rate = 20;
+		cfg.address_connect_burst = 200;
+	}
 
 	(void)request(&app, auth, &a, WS_TEXT, "{\"action\":");
 	is_int(count_containing(&a.rec, "\"code\":\"invalid_json\""), 1,
@@ -425,6 +494,8 @@ int main(void)
 
 	db_free(app.db);
 	publisher_free(app.pub);
+	rate_table_close(app.rates);
+	unlink(rates);
 	auth_free(auth);
 	return done_testing();
 }

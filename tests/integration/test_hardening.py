@@ -1,0 +1,319 @@
+"""Hardening (issue 11), over the real stack: rate limits
+that a reconnect cannot reset: the frame budget is the user's (all
+connections), connects are limited per user and, through the /limits/ws
+mount (a small per-address budget, tests/stack), per client address,
+which Pushpin sends in X-Forwarded-For."""
+import asyncio
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+
+import websockets
+
+import parley_test
+from parley_test import (BACKEND_URL, BUILD, DB_URL, ROOT, SETTINGS, STACK,
+                         STATE, WS_URL, connect, eq, grip_sig, ok,
+                         run, send_frame, sql, sql_value, uid)
+
+RATE_LIMIT = int(SETTINGS.get("rate_limit", "50"))
+RATE_BURST = int(SETTINGS.get("rate_burst", "100"))
+USER_CONNECT_RATE = int(SETTINGS.get("user_connect_rate", "1"))
+USER_CONNECT_BURST = int(SETTINGS.get("user_connect_burst", "30"))
+# The /limits/ws mount (tests/stack/lighttpd.conf.in and stack.env.in).
+LIMITS_WS_URL = STACK.get("LIMITS_WS_URL")
+LIMITS_BACKEND_URL = STACK.get("LIMITS_BACKEND_URL")
+LIMITS_RATE = int(STACK.get("LIMITS_ADDRESS_RATE", "1"))
+LIMITS_BURST = int(STACK.get("LIMITS_ADDRESS_BURST", "5"))
+NGINX_WS_URL = STACK.get("NGINX_WS_URL")
+FCGI_ADDR = STACK.get("FCGI_ADDR")
+NGINX_URL = ("http://127.0.0.1:%d/ws" % (urllib.parse.urlsplit(BACKEND_URL)
+                                         .port + 1))
+if not (LIMITS_WS_URL and NGINX_WS_URL and FCGI_ADDR):
+    print("1..0 # SKIP the stack's stack.env lacks tests/stack's additions")
+    sys.exit(0)
+
+# Pushpin's request buffer (200,000 bytes of frame content) and the cap
+# above it (src/parley-ws.c MAX_BODY, lighttpd's server.max-request-size,
+# nginx's client_max_body_size).
+BODY_CAP = 512 * 1024
+
+
+# ---- helpers ---------------------------------------------------------------
+
+async def handshake(url, query, headers=None, timeout=10):
+    """A WebSocket handshake by hand: (status, content type, body). A
+    101 is closed at once."""
+    u = urllib.parse.urlsplit(url)
+    reader, writer = await asyncio.open_connection(u.hostname, u.port)
+    lines = [f"GET {u.path}?{query} HTTP/1.1", f"Host: {u.netloc}",
+             "Upgrade: websocket", "Connection: Upgrade",
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             "Sec-WebSocket-Version: 13"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        status = int(head.split(b" ", 2)[1])
+        hdrs = {}
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        body = b""
+        if status != 101 and "content-length" in hdrs:
+            body = await asyncio.wait_for(
+                reader.readexactly(int(hdrs["content-length"])), timeout)
+        return status, hdrs.get("content-type"), body.decode("latin-1")
+    finally:
+        writer.close()
+
+
+async def connects(url, query, headers=None):
+    """One connect and a clean close: None, or the refusal's status."""
+    try:
+        ws = await websockets.connect(f"{url}?{query}", open_timeout=10,
+                                      extra_headers=headers or {})
+    except websockets.exceptions.InvalidStatusCode as e:
+        return e.status_code
+    await ws.close()
+    return None
+
+
+def post(url, body, headers, sig=True, send=None, timeout=5.0):
+    """A POST to url (path and query) of a server in front of the
+    workers, by hand: sends the headers (Content-Length from body unless
+    given) and `send` bytes of body (all by default), then reads the
+    answer. Returns (status, body, seconds until the status line)."""
+    u = urllib.parse.urlsplit(url)
+    h = {"Content-Type": "application/websocket-events",
+         "Connection-Id": "hard-" + uuid.uuid4().hex,
+         "Content-Length": str(len(body))}
+    if sig:
+        h["Grip-Sig"] = grip_sig()
+    h.update(headers)
+    s = socket.create_connection((u.hostname, u.port), timeout=timeout)
+    try:
+        started = time.monotonic()
+        target = u.path + (f"?{u.query}" if u.query else "")
+        head = f"POST {target} HTTP/1.1\r\n" \
+               f"Host: {u.netloc}\r\nConnection: close\r\n" + \
+               "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+        s.sendall(head.encode() + body[:len(body) if send is None else send])
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        took = time.monotonic() - started
+        head, _, rest = data.partition(b"\r\n\r\n")
+        m = re.search(rb"content-length: *(\d+)", head, re.I)
+        chunked = re.search(rb"transfer-encoding: *chunked", head, re.I)
+        while (len(rest) < int(m.group(1)) if m else
+               not rest.endswith(b"0\r\n\r\n") if chunked else True):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        if chunked:
+            rest = dechunk(rest)
+        status = int(head.split(b" ", 2)[1]) if head else None
+        return status, rest, took
+    except socket.timeout:
+        return None, b"", timeout
+    finally:
+        s.close()
+
+
+def dechunk(data):
+    out, i = b"", 0
+    while i < len(data):
+        end = data.index(b"\r\n", i)
+        n = int(data[i:end].split(b";")[0], 16)
+        if n == 0:
+            break
+        out += data[end + 2:end + 2 + n]
+        i = end + 2 + n + 2
+    return out
+
+
+def text_event(payload):
+    return b"TEXT %x\r\n" % len(payload) + payload + b"\r\n"
+
+
+async def spend(c, n, conv):
+    """n getMessages as fast as they go: (served, rate_limited)."""
+    for _ in range(n):
+        await c.send({"action": "getMessages", "conversationId": conv})
+    served = limited = 0
+    for _ in range(n):
+        ev = await c.expect(lambda e: e["type"] in ("messages", "error"), 10)
+        if ev["type"] == "messages":
+            served += 1
+        elif ev["data"].get("code") == "rate_limited":
+            limited += 1
+    return served, limited
+
+
+def as_role(url, query, **params):
+    """psql as a login user: (exit status, output)."""
+    cmd = ["psql", url, "-AtXq", "-v", "ON_ERROR_STOP=1"]
+    for k, v in params.items():
+        cmd += ["-v", f"{k}={v}"]
+    r = subprocess.run(cmd, input=query, capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+def settings_of(name):
+    with open(os.path.join(STATE, name)) as f:
+        return {k.strip(): v.strip() for k, _, v in
+                (line.partition("=") for line in f
+                 if "=" in line and not line.lstrip().startswith("#"))}
+
+
+# ---- 1. rate limits -----------------------------------------------------------
+
+async def test_frame_budget_is_the_users():
+    """The issue's probe: reconnecting, and a second device, used to bring
+    a full burst each. Now every connection of the user spends one
+    budget: whatever they do, at most rate_burst + rate_limit * seconds
+    frames are served."""
+    user, conv = uid("budget"), uid("budget-conv")
+    started = time.monotonic()
+    c = await connect(user)
+    served, limited = await spend(c, RATE_BURST + 20, conv)
+    ok(served >= RATE_BURST and limited > 0,
+       f"one connection: the burst is served ({served}), the rest "
+       f"limited ({limited})")
+    total, each = served, []
+    for _ in range(4):
+        await c.close()
+        c = await connect(user)
+        s, lim = await spend(c, RATE_BURST, conv)
+        total += s
+        each.append((s, lim))
+    second = await connect(user)
+    s, lim = await spend(second, RATE_BURST, conv)
+    total += s
+    each.append((s, lim))
+    elapsed = time.monotonic() - started
+    allowed = RATE_BURST + RATE_LIMIT * elapsed + 2
+    ok(total <= allowed,
+       f"4 reconnects and a second device, {RATE_BURST} frames each: "
+       f"{total} served in {elapsed:.2f} s in all, within the one "
+       f"budget ({allowed:.0f}); served/limited each: {each}")
+    ok(all(lim > 0 for _, lim in each),
+       "  every new connection found the budget (nearly) spent")
+    # PROTOCOL.md 3b: ack, markRead and ping are never rate_limited.
+    for i in range(50):
+        await second.send({"action": "ack", "messageIds": [uid(f"n-{i}")]})
+        await second.send({"action": "markRead",
+                           "messageIds": [uid(f"n-{i}")]})
+        await second.send({"action": "ping"})
+    got = [await second.expect(lambda e: e["type"] in ("ack", "pong",
+                                                       "error"))
+           for _ in range(150)]
+    eq(sum(e["type"] == "error" for e in got), 0,
+       "  with the budget spent: 50 acks, markReads and pings, none refused")
+    other = await connect(uid("budget-other"))
+    ev = await other.request({"action": "getMessages",
+                              "conversationId": conv}, "messages")
+    eq(ev["type"], "messages", "another user's budget is their own")
+    for x in (c, second, other):
+        await x.close()
+
+
+async def test_connects_per_user():
+    user = uid("reconnector")
+    started = time.monotonic()
+    results = []
+    for _ in range(USER_CONNECT_BURST + 5):
+        results.append(await connects(WS_URL, f"userId={user}"))
+        if results[-1] is not None:
+            break
+    elapsed = time.monotonic() - started
+    accepted = results.count(None)
+    ok(USER_CONNECT_BURST <= accepted <=
+       USER_CONNECT_BURST + USER_CONNECT_RATE * elapsed + 1,
+       f"connect and close in a loop: {accepted} accepted in "
+       f"{elapsed:.1f} s (burst {USER_CONNECT_BURST}, "
+       f"{USER_CONNECT_RATE}/s)")
+    eq(results[-1], 429, "  then HTTP 429")
+    st, ctype, body = await handshake(WS_URL, f"userId={user}")
+    eq((st, ctype, body.strip()),
+       (429, "text/plain", "too many connection attempts for this user; "
+        "retry later"), "  with a one-line reason")
+    eq(sql_value("SELECT count(*) FROM connections WHERE user_id = :'p1'",
+                 user), "0", "  and no row")
+    eq(await connects(WS_URL, f"userId={uid('reconnector-2')}"), None,
+       "another user from the same address connects")
+    await asyncio.sleep(1.1 / USER_CONNECT_RATE)
+    eq(await connects(WS_URL, f"userId={user}"), None,
+       "a second later the user connects again")
+
+
+async def test_connects_per_address():
+    """The /limits/ws mount has its own rate table with a per-address
+    budget of LIMITS_BURST at once, LIMITS_RATE a second. Pushpin sends the
+    client's address as the last X-Forwarded-For entry (its config drops
+    what the client wrote there), so a client that forges the header
+    still spends its own budget."""
+    await asyncio.sleep(LIMITS_BURST / LIMITS_RATE)  # a full bucket
+    started = time.monotonic()
+    results = []
+    for i in range(LIMITS_BURST + 3):
+        results.append(await connects(
+            LIMITS_WS_URL, f"userId={uid(f'addr-{i}')}",
+            {"X-Forwarded-For": f"203.0.113.{i + 1}"}))
+    elapsed = time.monotonic() - started
+    accepted = results.count(None)
+    ok(LIMITS_BURST <= accepted <= LIMITS_BURST + LIMITS_RATE * elapsed + 1,
+       f"{len(results)} users from 127.0.0.1, each forging another "
+       f"X-Forwarded-For: {accepted} accepted in {elapsed:.1f} s "
+       f"(burst {LIMITS_BURST}): {results}")
+    eq(results[-1], 429, "  the rest 429")
+    st, ctype, body = await handshake(LIMITS_WS_URL,
+                                      f"userId={uid('addr-x')}")
+    eq((st, body.strip()), (429, "too many connection attempts from this "
+                                 "address; retry later"),
+       "  with a one-line reason")
+
+    # What Pushpin would send for other clients: raw, signed requests.
+    def opens(xff, user="addr-raw", n=1):
+        out = []
+        for _ in range(n):
+            st, _, _ = post(LIMITS_BACKEND_URL + f"?userId={uid(user)}",
+                            b"OPEN\r\n", {"X-Forwarded-For": xff})
+            out.append(st)
+        return out
+    eq(opens("198.51.100.20"), [200],
+       "meanwhile another address is served (Pushpin's entry: the last)")
+    eq(opens("127.0.0.1, 198.51.100.21"), [200],
+       "  entries left of it are not read")
+    eq(opens("2001:db8:7:1::1", n=LIMITS_BURST + 1)[-1], 429,
+       "an IPv6 client over its burst: 429")
+    eq(opens("2001:db8:7:1::ffff"), [429],
+       "  and so is its /64")
+    eq(opens("2001:db8:7:2::1"), [200], "  but not the next /64")
+    st = [post(LIMITS_BACKEND_URL, b"OPEN\r\n",
+               {"X-Forwarded-For": "198.51.100.22"})[0]
+          for _ in range(LIMITS_BURST)]
+    eq(st, [400] * LIMITS_BURST,
+       f"{LIMITS_BURST} handshakes without a userId: 400 each")
+    eq(opens("198.51.100.22"), [429],
+       "  they spent the address's budget (attempts count, not successes)")
+    sql("DELETE FROM connections WHERE user_id LIKE :'p1'",
+        f"addr-%-{parley_test.RUN}")
+
+
+if __name__ == "__main__":
+    run(test_frame_budget_is_the_users,
+        test_connects_per_user,
+        test_connects_per_address)
