@@ -33,9 +33,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A request body larger than this is refused (Pushpin batches a few
- * frames per request; one frame is at most a few hundred KiB). */
-#define MAX_BODY (8u * 1024 * 1024)
+/* A request body larger than this is refused with 413, unread. Pushpin
+ * 1.36 batches at most 200,000 bytes of frame content per request (its
+ * BUFFER_SIZE), plus the last message, which takes the batch over it;
+ * each frame adds its event line ("TEXT 11\r\n", "\r\n"), at most 11
+ * bytes for the smallest JSON frame, {"action":"ping"} (17 bytes): at
+ * most ~330 KB of pings, ~400 KB with a 64 KiB message last. The
+ * shipped lighttpd and nginx configurations refuse larger bodies
+ * (server.max-request-size, client_max_body_size) with the same cap. */
+#define MAX_BODY (512u * 1024)
 #define CONTENT_TYPE_EVENTS "application/websocket-events"
 
 struct response {
@@ -144,7 +150,11 @@ static void reply_plain(FCGX_Request *req, const char *status,
 		     "Cache-Control: no-store\r\n\r\n%s\n", status, text);
 }
 
-static char *read_body(FCGX_Request *req, size_t *len, const char **why)
+/* The body, after its Content-Length is checked: over MAX_BODY it is
+ * refused (*status 413) without reading a byte. NULL with *status and
+ * *why when refused. */
+static char *read_body(FCGX_Request *req, size_t *len, const char **status,
+		       const char **why)
 {
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
 	unsigned long n = cl ? strtoul(cl, NULL, 10) : 0;
@@ -152,7 +162,9 @@ static char *read_body(FCGX_Request *req, size_t *len, const char **why)
 	int got;
 
 	*len = 0;
+	*status = "400 Bad Request";
 	if (n > MAX_BODY) {
+		*status = "413 Payload Too Large";
 		*why = "request body too large";
 		return NULL;
 	}
@@ -259,7 +271,7 @@ static void serve(struct app *app, const struct auth *auth,
 		.room = fcgi_room,
 		.ctx = &resp,
 	};
-	const char *why = NULL;
+	const char *why = NULL, *status;
 	enum request_result result;
 	struct ws_event *events = NULL;
 	size_t len, n = 0;
@@ -282,9 +294,9 @@ static void serve(struct app *app, const struct auth *auth,
 		reply_plain(req, "400 Bad Request", "missing Connection-Id");
 		return;
 	}
-	body = read_body(req, &len, &why);
+	body = read_body(req, &len, &status, &why);
 	if (body == NULL) {
-		reply_plain(req, "400 Bad Request", why);
+		reply_plain(req, status, why);
 		return;
 	}
 	events = parse_events(body, len, &n, &why);

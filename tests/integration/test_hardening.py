@@ -1,8 +1,12 @@
-"""Hardening (issue 11), over the real stack: rate limits
-that a reconnect cannot reset: the frame budget is the user's (all
-connections), connects are limited per user and, through the /limits/ws
-mount (a small per-address budget, tests/stack), per client address,
-which Pushpin sends in X-Forwarded-For."""
+"""Hardening (issue 11), over the real stack:
+
+1. rate limits that a reconnect cannot reset: the frame budget is the
+   user's (all connections), connects are limited per user and, through
+   the /limits/ws mount (a small per-address budget, tests/stack), per
+   client address, which Pushpin sends in X-Forwarded-For;
+2. request bodies: an oversized one gets 413 before it is sent, an
+   unsigned one 403 before it is read, under lighttpd and nginx and at
+   the worker itself (raw FastCGI)."""
 import asyncio
 import os
 import re
@@ -313,7 +317,101 @@ async def test_connects_per_address():
         f"addr-%-{parley_test.RUN}")
 
 
+# ---- 3. request bodies --------------------------------------------------------
+
+SERVERS = (("lighttpd", BACKEND_URL), ("nginx", NGINX_URL))
+
+
+async def test_body_limits():
+    for name, url in SERVERS:
+        st, _, took = post(url, b"", {"Content-Length": str(64 << 20)},
+                           sig=False, send=0)
+        ok(st == 413 and took < 2,
+           f"{name}: a 64 MiB POST (headers only, nothing of the body "
+           f"sent) gets 413 at once ({st} in {took:.2f} s)")
+        st, _, took = post(url, b"", {"Content-Length": str(BODY_CAP + 1)},
+                           send=0)
+        ok(st == 413 and took < 2,
+           f"{name}: one byte over the cap, signed: 413 at once ({st})")
+        body = text_event(b'{"action":"ping"}') * 8000  # 224,000 bytes
+        st, _, took = post(url, body, {"Content-Length": "300000"},
+                           sig=False, send=1000)
+        ok(st == 403 and took < 2,
+           f"{name}: an unsigned POST gets 403 with its body unread "
+           f"(300,000 announced, 1,000 sent; {st} in {took:.2f} s)")
+
+    # The largest batch Pushpin makes fits: ~200,000 bytes of pings.
+    n = 200000 // len(b'{"action":"ping"}')
+    body = b"OPEN\r\n" + text_event(b'{"action":"ping"}') * n
+    for name, url in SERVERS:
+        st, out, _ = post(url + f"?userId={uid('batch')}", body, {},
+                          timeout=30)
+        ok(st == 200 and out.count(b'"type":"pong"') == n,
+           f"{name}: a batch of {n} pings ({len(body):,} bytes) is served")
+    sql("DELETE FROM connections WHERE user_id = :'p1'", uid("batch"))
+
+
+def fcgi_record(kind, content, request_id=1):
+    return struct.pack(">BBHHBx", 1, kind, request_id, len(content),
+                       0) + content
+
+
+def fcgi_params(params):
+    out = b""
+    for k, v in params.items():
+        k, v = k.encode(), v.encode()
+        for x in (k, v):
+            out += bytes([len(x)]) if len(x) < 128 else \
+                struct.pack(">I", len(x) | 0x80000000)
+        out += k + v
+    return out
+
+
+async def test_worker_checks_before_reading():
+    """Straight to parley-ws --listen (the FastCGI server behind nginx):
+    the worker refuses an unsigned request, and one whose Content-Length
+    is over its cap, without reading a byte of the body."""
+    host, port = FCGI_ADDR.rsplit(":", 1)
+
+    def ask(params):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        try:
+            started = time.monotonic()
+            s.sendall(fcgi_record(1, struct.pack(">HB5x", 1, 0)) +
+                      fcgi_record(4, fcgi_params(params)) +
+                      fcgi_record(4, b""))  # no FCGI_STDIN at all
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            m = re.search(rb"Status: (\d+)", data)
+            return (int(m.group(1)) if m else None,
+                    time.monotonic() - started)
+        except socket.timeout:
+            return None, 5.0
+        finally:
+            s.close()
+    base = {"REQUEST_METHOD": "POST", "QUERY_STRING": "userId=fcgi",
+            "CONTENT_TYPE": "application/websocket-events",
+            "HTTP_CONNECTION_ID": "fcgi-" + uuid.uuid4().hex}
+    for length, signed, want, what in (
+            (64 << 20, False, 403, "unsigned, 64 MiB announced"),
+            (64 << 20, True, 413, "signed, 64 MiB announced"),
+            (4 << 20, True, 413, "signed, 4 MiB announced")):
+        p = dict(base, CONTENT_LENGTH=str(length))
+        if signed:
+            p["HTTP_GRIP_SIG"] = grip_sig()
+        st, took = ask(p)
+        ok(st == want and took < 2,
+           f"worker, {what}, no body sent: {want} at once ({st} in "
+           f"{took:.2f} s)")
+
+
 if __name__ == "__main__":
     run(test_frame_budget_is_the_users,
         test_connects_per_user,
-        test_connects_per_address)
+        test_connects_per_address,
+        test_body_limits,
+        test_worker_checks_before_reading)
