@@ -4,7 +4,9 @@
    user's (all connections), connects are limited per user and, through
    the /limits/ws mount (a small per-address budget, tests/stack), per
    client address, which Pushpin sends in X-Forwarded-For;
-2. request bodies: an oversized one gets 413 before it is sent, an
+2. the database roles: each thing the programs never do is refused to
+   parley_worker and parley_expire;
+3. request bodies: an oversized one gets 413 before it is sent, an
    unsigned one 403 before it is read, under lighttpd and nginx and at
    the worker itself (raw FastCGI)."""
 import asyncio
@@ -317,6 +319,99 @@ async def test_connects_per_address():
         f"addr-%-{parley_test.RUN}")
 
 
+# ---- 2. roles -----------------------------------------------------------------
+
+async def test_worker_role():
+    worker = SETTINGS["database_url"]
+    a, b = await connect(uid("role-a")), await connect(uid("role-b"))
+    mid = uid("role-m")
+    await a.request(send_frame(a.user, b.user, "c-role", "original", mid),
+                    "ack")
+    await b.expect("message")
+    await b.request({"action": "ack", "messageIds": [mid]}, "ack")
+    eq(sql_value("SELECT status FROM messages WHERE message_id = :'p1'",
+                 mid), "delivered", "a delivered message to try things on")
+    refused = [
+        ("UPDATE messages SET content = 'forged' WHERE message_id = :'m'",
+         "permission denied for table messages", "change a message's content"),
+        ("UPDATE messages SET sender_id = 'someone' WHERE message_id = :'m'",
+         "permission denied for table messages", "change its sender"),
+        ("UPDATE messages SET received_at = now() WHERE message_id = :'m'",
+         "permission denied for table messages", "change its receive time"),
+        ("UPDATE messages SET status = 'sent' WHERE message_id = :'m'",
+         "status never goes backwards", "move its status back to sent"),
+        ("DELETE FROM messages WHERE message_id = :'m'",
+         "permission denied for table messages", "delete it"),
+        ("TRUNCATE messages", "permission denied for table messages",
+         "truncate messages"),
+        ("BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; ROLLBACK;",
+         "permission denied for table messages",
+         "LOCK messages IN ACCESS EXCLUSIVE MODE"),
+        ("BEGIN; LOCK TABLE messages IN SHARE MODE; ROLLBACK;",
+         "permission denied for table messages",
+         "LOCK messages IN SHARE MODE (would stop every send)"),
+        ("CREATE TEMP TABLE t (x int)",
+         "permission denied to create temporary tables",
+         "create a temporary table"),
+        ("CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql "
+         "AS 'SELECT 1'", "permission denied to create temporary tables",
+         "create a temporary function"),
+        ("CREATE TABLE public.t (x int)",
+         "permission denied for schema public", "create a table"),
+        ("CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+         "permission denied for schema public", "create a function"),
+        ("UPDATE connections SET connection_id = 'x' WHERE false",
+         "permission denied for table connections",
+         "rename a connection"),
+    ]
+    for query, want, what in refused:
+        rc, out = as_role(worker, query, m=mid)
+        ok(rc != 0 and want in out, f"parley_worker may not {what}",
+           f"exit {rc}: {out}")
+    eq(sql("SELECT content, sender_id, status FROM messages "
+           "WHERE message_id = :'p1'", mid),
+       [["original", a.user, "delivered"]], "  the row is unchanged")
+    rc, out = as_role(worker, """BEGIN;
+        UPDATE messages SET status = 'read', read_at = now()
+            WHERE message_id = :'m';
+        UPDATE messages SET is_deleted = true WHERE message_id = :'m';
+        UPDATE connections SET expires_at = now() WHERE false;
+        LOCK TABLE messages IN ROW EXCLUSIVE MODE;
+        ROLLBACK;""", m=mid)
+    eq((rc, out), (0, ""), "what the workers do is allowed (status forward, "
+       "is_deleted, expires_at), as the whole suite shows")
+    rc, out = as_role(DB_URL, """BEGIN;
+        UPDATE messages SET is_deleted = true WHERE message_id = :'m';
+        UPDATE messages SET is_deleted = false WHERE message_id = :'m';
+        ROLLBACK;""", m=mid)
+    ok(rc != 0 and "a deleted message stays deleted" in out,
+       "not even the owner undeletes a message", out)
+    await a.close()
+    await b.close()
+
+
+async def test_expire_role():
+    job = settings_of("parley-expire.conf")["database_url"]
+    eq(as_role(job, "SELECT current_user")[1], "parley_job",
+       "the stack's expiry job logs in as parley_job")
+    for query, what in (
+            ("SELECT count(*) FROM messages", "read messages"),
+            ("UPDATE messages SET content = 'x' WHERE false",
+             "update messages"),
+            ("DELETE FROM messages WHERE false", "delete messages"),
+            ("INSERT INTO connections VALUES ('x', 'y', now(), now())",
+             "insert connections"),
+            ("BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; "
+             "ROLLBACK;", "lock messages"),
+            ("CREATE TEMP TABLE t (x int)", "create a temporary table"),
+            ("CREATE TABLE public.t (x int)", "create a table")):
+        rc, out = as_role(job, query)
+        ok(rc != 0 and "permission denied" in out,
+           f"parley_expire may not {what}", f"exit {rc}: {out}")
+    rc, out = as_role(job, "DELETE FROM connections WHERE false")
+    eq(rc, 0, "  it deletes connection rows")
+
+
 # ---- 3. request bodies --------------------------------------------------------
 
 SERVERS = (("lighttpd", BACKEND_URL), ("nginx", NGINX_URL))
@@ -413,5 +508,7 @@ if __name__ == "__main__":
     run(test_frame_budget_is_the_users,
         test_connects_per_user,
         test_connects_per_address,
+        test_worker_role,
+        test_expire_role,
         test_body_limits,
         test_worker_checks_before_reading)
