@@ -745,16 +745,18 @@ parley__sig_key() {
 	P_VAL[SIG_KEY]=$(cat "$P_STATE/sig_key")
 }
 
-# STATE/parley.conf (the workers, as their login user) and
-# STATE/parley-expire.conf (the expiry job, as its own).
+# STATE/parley.conf (the workers, as their login user, from
+# parley-settings.conf.in) and STATE/parley-expire.conf (the expiry job,
+# as its own, from parley-expire.conf.in: no keys).
 parley__write_settings() {
-	local f
-	for f in parley.conf:$P_WORKER_DATABASE_URL \
-		parley-expire.conf:$P_EXPIRE_DATABASE_URL; do
-		P_VAL[DATABASE_URL]=${f#*:}
+	local f t
+	for f in parley.conf:parley-settings.conf.in:$P_WORKER_DATABASE_URL \
+		parley-expire.conf:parley-expire.conf.in:$P_EXPIRE_DATABASE_URL; do
+		t=${f#*:}
+		P_VAL[DATABASE_URL]=${t#*:}
+		t=${t%%:*}
 		f=$P_STATE/${f%%:*}
-		parley__render "$f" "$PARLEY_ROOT/lighttpd/parley-settings.conf.in" ||
-			return 1
+		parley__render "$f" "$PARLEY_ROOT/lighttpd/$t" || return 1
 		if [ -n "${PARLEY_EXTRA_CONF:-}" ]; then
 			printf '# From PARLEY_EXTRA_CONF:\n%s\n' "$PARLEY_EXTRA_CONF" \
 				>>"$f" || return 1

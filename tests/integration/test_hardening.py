@@ -5,7 +5,8 @@
    the /limits/ws mount (a small per-address budget, tests/stack), per
    client address, which Pushpin sends in X-Forwarded-For;
 2. the database roles: each thing the programs never do is refused to
-   parley_worker and parley_expire;
+   parley_worker and parley_expire, and the installed expiry job has its
+   own settings file and login;
 3. request bodies: an oversized one gets 413 before it is sent, an
    unsigned one 403 before it is read, under lighttpd and nginx and at
    the worker itself (raw FastCGI)."""
@@ -412,6 +413,74 @@ async def test_expire_role():
     eq(rc, 0, "  it deletes connection rows")
 
 
+def make_vars(build, *names):
+    """Values of make variables of the build (sysconfdir, bindir, ...)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    r = subprocess.run(["make", "-s", "-C", build, "-f", "Makefile", "-f",
+                        "-", "parley-print-vars"],
+                       input="parley-print-vars:\n\t@echo " +
+                       " ".join(f"$({n})" for n in names) + "\n",
+                       capture_output=True, text=True, timeout=60, env=env)
+    return r.stdout.split()
+
+
+async def test_installed_expiry_job():
+    """make install: the cron.d entry runs parley-expire with its own
+    settings file, which logs in as parley_job and holds no keys."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    with tempfile.TemporaryDirectory() as dest:
+        r = subprocess.run(["make", "-s", "-C", BUILD, "install",
+                            f"DESTDIR={dest}"], capture_output=True,
+                           text=True, timeout=300, env=env)
+        if not eq(r.returncode, 0, "make install DESTDIR=..."):
+            ok(False, "install output", r.stdout + r.stderr)
+            return
+        sysconfdir, bindir = make_vars(BUILD, "sysconfdir", "bindir")
+        with open(f"{dest}{sysconfdir}/cron.d/parley-expire") as f:
+            jobs = [line.split() for line in f
+                    if line.strip() and not line.startswith("#")
+                    and "=" not in line.split()[0]]
+        eq(len(jobs), 1, "the cron.d entry has one job")
+        job = jobs[0]
+        conf = f"{sysconfdir}/parley/parley-expire.conf"
+        eq(job[5:10], ["parley", f"{bindir}/parley-expire", "--config",
+                       conf, "--reconcile"],
+           "  every minute as user parley: parley-expire --config "
+           "parley-expire.conf --reconcile")
+        ok(os.access(dest + job[6], os.X_OK), "  the program is installed")
+        with open(dest + conf) as f:
+            text = f.read()
+        values = dict((k.strip(), v.strip()) for k, _, v in
+                      (line.partition("=") for line in text.splitlines()
+                       if "=" in line and not line.startswith("#")))
+        eq(values.get("database_url"), "dbname=parley user=parley_job",
+           "  its settings: the job's own login user")
+        ok(not any(k == "grip_sig_key" or k.startswith("jwt_")
+                   for k in values), "  and no keys", values)
+
+        # Run as installed, against the test stack's database (host and
+        # port from the environment; the user is the file's), with
+        # Pushpin's command socket of the stack.
+        u = urllib.parse.urlsplit(DB_URL)
+        stale = uid("installed-stale")
+        sql("INSERT INTO connections VALUES (:'p1', 'u', now() - "
+            "interval '2 days', now() - interval '1 day')", stale)
+        run_env = dict(env, PGHOST=u.hostname, PGPORT=str(u.port),
+                       PARLEY_PUSHPIN_COMMAND_SPEC=settings_of(
+                           "parley-expire.conf")["pushpin_command_spec"])
+        r = subprocess.run([dest + job[6], "--config", dest + conf,
+                            "--reconcile"], capture_output=True, text=True,
+                           timeout=120, env=run_env)
+        ok(r.returncode == 0, "the installed job, as cron runs it, against "
+           "the test database as parley_job: exit 0",
+           f"exit {r.returncode}: {r.stderr}")
+        eq(sql_value("SELECT count(*) FROM connections WHERE "
+                     "connection_id = :'p1'", stale), "0",
+           "  and deleted a stale row")
+
+
 # ---- 3. request bodies --------------------------------------------------------
 
 SERVERS = (("lighttpd", BACKEND_URL), ("nginx", NGINX_URL))
@@ -510,5 +579,6 @@ if __name__ == "__main__":
         test_connects_per_address,
         test_worker_role,
         test_expire_role,
+        test_installed_expiry_job,
         test_body_limits,
         test_worker_checks_before_reading)
