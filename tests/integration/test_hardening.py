@@ -9,7 +9,10 @@
    own settings file and login;
 3. request bodies: an oversized one gets 413 before it is sent, an
    unsigned one 403 before it is read, under lighttpd and nginx and at
-   the worker itself (raw FastCGI)."""
+   the worker itself (raw FastCGI);
+4. what the README tells a newcomer: the walkthrough's lines (a pasted
+   line twice is a duplicate; a second message), and the one-line 400
+   for ids with control characters."""
 import asyncio
 import os
 import re
@@ -573,12 +576,65 @@ async def test_worker_checks_before_reading():
            f"{took:.2f} s)")
 
 
+# ---- 4. what the README says ------------------------------------------------
+
+async def test_control_characters_get_the_workers_reason():
+    for name, url in (("lighttpd", WS_URL), ("nginx", NGINX_WS_URL)):
+        for esc in ("%00", "%01", "%1F", "%7F"):
+            st, ctype, body = await handshake(url, f"userId=a{esc}b")
+            eq((st, ctype, body.strip()),
+               (400, "text/plain", "userId must be 1..128 printable ASCII "
+                "characters without spaces"),
+               f"{name}: userId=a{esc}b gets the one-line reason")
+
+
+def walkthrough_lines():
+    """The JSON lines of the README's "Try it with wscat" section."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    section = text.split("## Try it with wscat", 1)[1].split("\n## ", 1)[0]
+    return section, re.findall(r"```json\n(.*?)\n```", section, re.S)
+
+
+async def test_readme_walkthrough():
+    section, blocks = walkthrough_lines()
+    sends = [b for b in blocks if b.startswith('{"action":"sendMessage"')]
+    ok(len(sends) >= 2, "the walkthrough has the guide's line and a second "
+       "message", sends)
+    ok('"duplicate":true' in section and "websocket-url.txt" in section,
+       "  and says what pasting the line twice does, and how to use "
+       "websocket-url.txt")
+    if len(sends) < 2:
+        return
+    u1, u2 = uid("guide-1"), uid("guide-2")
+
+    def ours(line):
+        line = line.replace("test-user-1", u1).replace("test-user-2", u2)
+        return re.sub(r'"messageId":"([^"]*)"',
+                      lambda m: f'"messageId":"{uid(m.group(1))}"', line)
+    a, b = await connect(u1), await connect(u2)
+    first, second = ours(sends[0]), ours(sends[1])
+    ack = await a.request(first, "ack")
+    eq(ack["data"].get("duplicate"), False, "the guide's line: acked")
+    await b.expect("message")
+    ack = await a.request(first, "ack")
+    eq(ack["data"].get("duplicate"), True,
+       "pasted again: acked with \"duplicate\":true")
+    eq([e["type"] for e in await b.quiet(1.0)], [],
+       "  and nothing new reaches terminal 2")
+    ack = await a.request(second, "ack")
+    eq((ack["type"], ack["data"].get("duplicate")), ("ack", False),
+       "the README's second message: acked")
+    msg = await b.expect("message")
+    ok(msg["data"]["messageId"] != uid("test-123"), "  and delivered")
+    await a.close()
+    await b.close()
+
+
 if __name__ == "__main__":
-    run(test_frame_budget_is_the_users,
-        test_connects_per_user,
-        test_connects_per_address,
-        test_worker_role,
-        test_expire_role,
-        test_installed_expiry_job,
-        test_body_limits,
-        test_worker_checks_before_reading)
+    run(test_frame_budget_is_the_users, test_connects_per_user,
+        test_connects_per_address, test_worker_role, test_expire_role,
+        test_installed_expiry_job, test_body_limits,
+        test_worker_checks_before_reading,
+        test_control_characters_get_the_workers_reason,
+        test_readme_walkthrough)
