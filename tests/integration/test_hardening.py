@@ -161,6 +161,11 @@ async def spend(c, n, conv):
     """n getMessages as fast as they go: (served, rate_limited)."""
     for _ in range(n):
         await c.send({"action": "getMessages", "conversationId": conv})
+    return await spend_answers(c, n)
+
+
+async def spend_answers(c, n):
+    """The answers to n getMessages: (served, rate_limited)."""
     served = limited = 0
     for _ in range(n):
         ev = await c.expect(lambda e: e["type"] in ("messages", "error"), 10)
@@ -238,6 +243,32 @@ async def test_frame_budget_is_the_users():
     eq(ev["type"], "messages", "another user's budget is their own")
     for x in (c, second, other):
         await x.close()
+
+
+async def test_steady_stream_is_counted():
+    """A client that sends frame after frame, as fast as the workers answer,
+    comes in one or a few frames a request. The old per-connection bucket
+    was written back only once below nine-tenths full, so such a client,
+    never taking a tenth of the burst in one request, was never limited
+    at any rate. Every frame counts now: at 4 times rate_limit, what is
+    served stays within rate_burst + rate_limit * seconds."""
+    user, conv = uid("steady"), uid("steady-conv")
+    c = await connect(user)
+    rate = 4 * RATE_LIMIT
+    n = int(rate * (RATE_BURST / (rate - RATE_LIMIT) + 2))
+    answers = asyncio.ensure_future(spend_answers(c, n))
+    started = time.monotonic()
+    for i in range(n):
+        await c.send({"action": "getMessages", "conversationId": conv})
+        await asyncio.sleep(max(0.0, started + (i + 1) / rate -
+                                time.monotonic()))
+    served, limited = await answers
+    elapsed = time.monotonic() - started
+    allowed = RATE_BURST + RATE_LIMIT * elapsed + 2
+    ok(served <= allowed and limited > 0,
+       f"{n} frames at {rate}/s, one by one, over {elapsed:.1f} s: "
+       f"{served} served (at most {allowed:.0f}), {limited} limited")
+    await c.close()
 
 
 async def test_connects_per_user():
@@ -632,7 +663,8 @@ async def test_readme_walkthrough():
 
 
 if __name__ == "__main__":
-    run(test_frame_budget_is_the_users, test_connects_per_user,
+    run(test_frame_budget_is_the_users, test_steady_stream_is_counted,
+        test_connects_per_user,
         test_connects_per_address, test_worker_role, test_expire_role,
         test_installed_expiry_job, test_body_limits,
         test_worker_checks_before_reading,

@@ -13,8 +13,8 @@ import uuid
 import websockets
 
 from parley_test import (BACKEND_URL, JWT_ISSUER, JWT_SECRET, JWT_URL,
-                         Client, connect, eq, grip_sig, handshake_status,
-                         hs256, ok, poll_value, run,
+                         SETTINGS, Client, connect, eq, grip_sig,
+                         handshake_status, hs256, ok, poll_value, run,
                          send_frame, sql, sql_value, uid)
 
 
@@ -224,11 +224,13 @@ async def test_sql_injection_strings_are_data():
 
 
 async def test_rate_limit():
-    """A connection asking more of the server than rate_limit (50/s, burst
-    100) gets rate_limited for the excess and keeps working; acks, marks
-    and pings are never refused (README, "Limits")."""
+    """A connection asking more of the server than rate_limit (50/s) and
+    rate_burst (the stack's settings) gets rate_limited for the excess and
+    keeps working; acks, marks and pings are never refused (README,
+    "Limits")."""
+    burst = int(SETTINGS.get("rate_burst", "100"))
     c = await connect(uid("rate"))
-    n = 150
+    n = burst + 50
     conv = uid("rate-conv")
     for _ in range(n):
         await c.send({"action": "getMessages", "conversationId": conv})
@@ -241,7 +243,7 @@ async def test_rate_limit():
     last = got.pop()
     served = sum(1 for e in got if e["type"] == "messages")
     limited = [e for e in got if e["type"] == "error"]
-    ok(100 <= served < n, f"the burst is served ({served} of {n} requests)")
+    ok(burst <= served < n, f"the burst is served ({served} of {n} requests)")
     ok(limited and all(e["data"]["code"] == "rate_limited" for e in limited),
        f"the rest get rate_limited ({len(limited)})")
     ok(all(e["data"].get("action") == "getMessages" for e in limited),
