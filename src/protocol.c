@@ -14,7 +14,10 @@ static const char *const action_names[] = {
 	[ACT_SEND] = "sendMessage", [ACT_ACK] = "ack",
 	[ACT_MARKREAD] = "markRead", [ACT_DELETE] = "deleteMessage",
 	[ACT_GET] = "getMessages",  [ACT_TYPING] = "typing",
-	[ACT_PING] = "ping",
+	[ACT_PING] = "ping", [ACT_CREATE_GROUP] = "createGroup",
+	[ACT_ADD_MEMBERS] = "addMembers",
+	[ACT_REMOVE_MEMBERS] = "removeMembers",
+	[ACT_LEAVE_GROUP] = "leaveGroup", [ACT_GET_RECEIPTS] = "getReceipts",
 };
 
 const char *action_name(enum action a)
@@ -254,7 +257,9 @@ static bool get_text(cJSON *root, const char *name, bool required,
 static bool parse_send(cJSON *root, const struct limits *lim,
 		       struct request *req, struct proto_error *err)
 {
-	if (!get_id(root, "recipientId", true, &req->recipient_id, err) ||
+	/* recipientId: required unless conversationId is a group's, which
+	 * only the database knows (handlers.c). */
+	if (!get_id(root, "recipientId", false, &req->recipient_id, err) ||
 	    !get_id(root, "conversationId", true, &req->conversation_id, err) ||
 	    !get_text(root, "content", true, lim->max_content_bytes,
 		      "too_large", &req->content, err) ||
@@ -365,9 +370,14 @@ static bool parse_typing(cJSON *root, struct request *req,
 {
 	cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "isTyping");
 
-	if (!get_id(root, "recipientId", true, &req->recipient_id, err) ||
+	/* Without recipientId: to a group, named by conversationId. */
+	if (!get_id(root, "recipientId", false, &req->recipient_id, err) ||
 	    !get_id(root, "conversationId", false, &req->conversation_id, err))
 		return false;
+	if (req->recipient_id == NULL && req->conversation_id == NULL) {
+		proto_fail(err, "missing_field", "'recipientId' is required");
+		return false;
+	}
 	req->is_typing = true;
 	if (t != NULL && !cJSON_IsNull(t)) {
 		if (!cJSON_IsBool(t)) {
@@ -378,6 +388,102 @@ static bool parse_typing(cJSON *root, struct request *req,
 		req->is_typing = cJSON_IsTrue(t);
 	}
 	return true;
+}
+
+/* members: an array of distinct ids, min..lim->max_members of them (more
+ * is too_large); absent or null is FIELD_ABSENT for the caller. */
+static enum field_result parse_members(cJSON *root, const struct limits *lim,
+				       int min, struct request *req,
+				       struct proto_error *err)
+{
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "members");
+	cJSON *it;
+	int n, i = 0;
+
+	if (arr == NULL || cJSON_IsNull(arr))
+		return FIELD_ABSENT;
+	if (!cJSON_IsArray(arr)) {
+		proto_fail(err, "invalid_field", "'members' must be an array");
+		return FIELD_BAD;
+	}
+	n = cJSON_GetArraySize(arr);
+	if (n > lim->max_members) {
+		proto_fail(err, "too_large", "'members' holds more than %d ids "
+			  "(the most a group may have)", lim->max_members);
+		return FIELD_BAD;
+	}
+	if (n < min) {
+		proto_fail(err, "invalid_field", "'members' must hold at least "
+			  "%d id", min);
+		return FIELD_BAD;
+	}
+	req->members = n > 0 ? calloc((size_t)n, sizeof(*req->members)) : NULL;
+	if (n > 0 && req->members == NULL) {
+		proto_fail(err, "internal", "out of memory");
+		return FIELD_BAD;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		if (!cJSON_IsString(it) ||
+		    !valid_id(it->valuestring, strlen(it->valuestring))) {
+			proto_fail(err, "invalid_field", "'members' item %d is "
+				  "not a valid id", i);
+			return FIELD_BAD;
+		}
+		/* At most max_members ids: the quadratic check is cheap. */
+		for (int k = 0; k < i; k++) {
+			if (strcmp(req->members[k], it->valuestring) == 0) {
+				proto_fail(err, "invalid_field", "'members' "
+					  "lists item %d twice", k);
+				return FIELD_BAD;
+			}
+		}
+		req->members[i++] = it->valuestring;
+	}
+	req->nmembers = n;
+	return FIELD_OK;
+}
+
+static bool parse_group(cJSON *root, const struct limits *lim,
+			struct request *req, struct proto_error *err)
+{
+	switch (req->action) {
+	case ACT_CREATE_GROUP:
+		return get_id(root, "conversationId", false,
+			      &req->conversation_id, err) &&
+		       get_text(root, "title", false, NAME_MAX_BYTES,
+				"invalid_field", &req->title, err) &&
+		       parse_members(root, lim, 0, req, err) != FIELD_BAD;
+	case ACT_ADD_MEMBERS:
+	case ACT_REMOVE_MEMBERS:
+		if (!get_id(root, "conversationId", true, &req->conversation_id,
+			    err))
+			return false;
+		switch (parse_members(root, lim, 1, req, err)) {
+		case FIELD_ABSENT:
+			proto_fail(err, "missing_field", "'members' is required");
+			return false;
+		case FIELD_BAD:
+			return false;
+		case FIELD_OK:
+			return true;
+		}
+		return false;
+	case ACT_LEAVE_GROUP:
+		return get_id(root, "conversationId", true,
+			      &req->conversation_id, err);
+	case ACT_GET_RECEIPTS:
+		return get_id(root, "messageId", true, &req->message_id, err) &&
+		       get_id(root, "after", false, &req->after, err);
+	case ACT_SEND:
+	case ACT_ACK:
+	case ACT_MARKREAD:
+	case ACT_DELETE:
+	case ACT_GET:
+	case ACT_TYPING:
+	case ACT_PING:
+		break;
+	}
+	return false;
 }
 
 bool proto_parse(const char *frame, size_t len, const struct limits *lim,
@@ -460,6 +566,13 @@ bool proto_parse(const char *frame, size_t len, const struct limits *lim,
 	case ACT_PING:
 		ok = true;
 		break;
+	case ACT_CREATE_GROUP:
+	case ACT_ADD_MEMBERS:
+	case ACT_REMOVE_MEMBERS:
+	case ACT_LEAVE_GROUP:
+	case ACT_GET_RECEIPTS:
+		ok = parse_group(req->root, lim, req, err);
+		break;
 	}
 out:
 	if (!ok)
@@ -473,6 +586,8 @@ void request_free(struct request *req)
 		return;
 	cJSON_Delete(req->root);
 	free(req->ids);
+	free(req->members);
 	req->root = NULL;
 	req->ids = NULL;
+	req->members = NULL;
 }

@@ -12,12 +12,14 @@
 #include <cjson/cJSON.h>
 
 enum action { ACT_SEND, ACT_ACK, ACT_MARKREAD, ACT_DELETE, ACT_GET,
-	      ACT_TYPING, ACT_PING };
+	      ACT_TYPING, ACT_PING, ACT_CREATE_GROUP, ACT_ADD_MEMBERS,
+	      ACT_REMOVE_MEMBERS, ACT_LEAVE_GROUP, ACT_GET_RECEIPTS };
 
 struct limits {
 	size_t max_content_bytes; /* content and replyToContent */
 	int max_ids;              /* ids in one ack / markRead */
 	int max_depth;            /* JSON nesting */
+	int max_members;          /* members of a group, its creator included */
 };
 
 #define NAME_MAX_BYTES 256 /* senderName, replyToSenderName */
@@ -31,6 +33,8 @@ struct request {
 	const char *message_id; /* also deleteMessage; NULL: absent */
 	const char *conversation_id; /* also getMessages, typing */
 	const char *sender_name;
+	/* NULL: absent, allowed by the parser for a group's conversation
+	 * (handlers.c tells missing_field from a group once it knows) */
 	const char *recipient_id;    /* also typing */
 	const char *content;
 	const char *timestamp;
@@ -46,6 +50,13 @@ struct request {
 	int limit;
 	/* typing */
 	bool is_typing;
+	/* createGroup (conversation_id may be NULL there), addMembers,
+	 * removeMembers, leaveGroup: conversation_id */
+	const char *title;    /* NULL: absent */
+	const char **members; /* distinct ids; createGroup: may be none */
+	int nmembers;
+	/* getReceipts: message_id, and the page's start (NULL: first) */
+	const char *after;
 };
 
 struct proto_error {

@@ -9,9 +9,11 @@ void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	app->db = db;
 	app->pub = pub;
 	app->rates = NULL;
+	app->later = (struct fanouts){ 0 };
 	app->limits.max_content_bytes = (size_t)cfg->max_content_bytes;
 	app->limits.max_ids = (int)cfg->max_ids_per_frame;
 	app->limits.max_depth = (int)cfg->max_json_depth;
+	app->limits.max_members = (int)cfg->max_group_members;
 }
 
 void user_channel(char *out, size_t size, const char *user_id)

@@ -30,6 +30,9 @@ const struct option_def settings_options[] = {
 	    "largest content (and replyToContent), in UTF-8 bytes"),
 	NUM(max_ids_per_frame, "500", 1, 500,
 	    "largest messageIds array in one ack or markRead"),
+	NUM(max_group_members, "1000", 2, 10000,
+	    "members of one group, its creator included (and the largest "
+	    "members array of createGroup, addMembers, removeMembers)"),
 	NUM(redelivery_interval, "30", 5, 86400,
 	    "seconds before a connected device gets an unacked message again"),
 	NUM(keepalive_interval, "25", 20, 1700,

@@ -15,6 +15,7 @@ struct settings {
 	long connection_ttl;      /* seconds a connection row lives unrefreshed */
 	long max_content_bytes;   /* content limit, UTF-8 bytes, inclusive */
 	long max_ids_per_frame;   /* ids in one ack / markRead */
+	long max_group_members;   /* members of one group, its creator included */
 	long redelivery_interval; /* seconds before an unacked message is resent */
 	long keepalive_interval;  /* seconds between Pushpin keep-alive requests */
 	long client_ping_interval;/* idle seconds before Pushpin pings a client */

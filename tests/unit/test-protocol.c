@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const struct limits LIM = { 65536, 500, 32 };
+static const struct limits LIM = { 65536, 500, 32, 1000 };
 
 static const char WSCAT[] =
 	"{\"action\":\"sendMessage\",\"messageId\":\"test-123\","
@@ -523,14 +523,10 @@ static void test_missing_field(void)
 	reject("{}", "missing_field", "empty object: no action");
 	reject("{\"messageId\":\"m-1\"}", "missing_field", "no action");
 	reject("{\"action\":null}", "missing_field", "action null");
-	send_reject("recipientId", NULL, "missing_field",
-		    "sendMessage without recipientId");
 	send_reject("conversationId", NULL, "missing_field",
 		    "sendMessage without conversationId");
 	send_reject("content", NULL, "missing_field",
 		    "sendMessage without content");
-	send_reject(NULL, "\"recipientId\":null", "missing_field",
-		    "sendMessage with recipientId null");
 	send_reject(NULL, "\"conversationId\":null", "missing_field",
 		    "sendMessage with conversationId null");
 	send_reject(NULL, "\"content\":null", "missing_field",
@@ -549,15 +545,14 @@ static void test_missing_field(void)
 	reject("{\"action\":\"getMessages\",\"conversationId\":null}",
 	       "missing_field", "getMessages with conversationId null");
 	reject("{\"action\":\"typing\"}", "missing_field",
-	       "typing without recipientId");
-	reject("{\"action\":\"typing\",\"recipientId\":null,"
-	       "\"conversationId\":\"c\"}", "missing_field",
-	       "typing with recipientId null");
+	       "typing without recipientId or conversationId");
+	reject("{\"action\":\"typing\",\"recipientId\":null}",
+	       "missing_field", "typing with recipientId null, no conversation");
 	/* Keys are case-sensitive. */
 	reject("{\"Action\":\"ping\"}", "missing_field",
 	       "\"Action\" is not \"action\"");
-	send_reject("recipientId", "\"recipientid\":\"bob\"", "missing_field",
-		    "\"recipientid\" is not \"recipientId\"");
+	send_reject("conversationId", "\"conversationid\":\"c\"",
+		    "missing_field", "\"conversationid\" is not \"conversationId\"");
 }
 
 static void test_invalid_field(void)
@@ -1196,6 +1191,128 @@ static void test_action_names(void)
 	is_str(action_name(ACT_PING), "ping", "action_name ping");
 }
 
+/* Without recipientId: a group message or typing in a group, which the
+ * parser accepts (only the database knows whether the conversation is a
+ * group: handlers.c answers missing_field when it is not). */
+static void test_group_addressing(void)
+{
+	struct request req;
+	char *frame = send_frame("recipientId", NULL);
+
+	if (accept(frame, &req, "sendMessage without recipientId")) {
+		ok(req.recipient_id == NULL, "no recipientId: NULL");
+		is_str(req.conversation_id, "conv-1", "group: conversationId");
+		request_free(&req);
+	}
+	free(frame);
+	frame = send_frame(NULL, "\"recipientId\":null");
+	if (accept(frame, &req, "sendMessage with recipientId null")) {
+		ok(req.recipient_id == NULL, "recipientId null: NULL");
+		request_free(&req);
+	}
+	free(frame);
+	frame = send_frame("recipientId", "\"recipientid\":\"bob\"");
+	if (accept(frame, &req, "\"recipientid\" is not \"recipientId\"")) {
+		ok(req.recipient_id == NULL, "recipientid ignored");
+		request_free(&req);
+	}
+	free(frame);
+	if (accept("{\"action\":\"typing\",\"conversationId\":\"g\"}", &req,
+		   "typing in a group")) {
+		ok(req.recipient_id == NULL, "group typing: no recipient");
+		is_str(req.conversation_id, "g", "group typing: conversation");
+		request_free(&req);
+	}
+}
+
+static void test_group_frames(void)
+{
+	struct request req;
+	struct limits three = LIM;
+	char frame[4096];
+	int n;
+
+	if (accept("{\"action\":\"createGroup\",\"conversationId\":\"g1\","
+		   "\"title\":\"Team\",\"members\":[\"bob\",\"carol\"]}", &req,
+		   "createGroup")) {
+		is_int(req.action, ACT_CREATE_GROUP, "createGroup: action");
+		is_str(req.conversation_id, "g1", "createGroup: id");
+		is_str(req.title, "Team", "createGroup: title");
+		is_int(req.nmembers, 2, "createGroup: two members");
+		if (req.nmembers == 2) {
+			is_str(req.members[0], "bob", "createGroup: first");
+			is_str(req.members[1], "carol", "createGroup: second");
+		}
+		request_free(&req);
+	}
+	if (accept("{\"action\":\"createGroup\"}", &req,
+		   "createGroup with nothing but the action")) {
+		ok(req.conversation_id == NULL && req.title == NULL &&
+			   req.nmembers == 0,
+		   "createGroup: id, title and members absent");
+		request_free(&req);
+	}
+	accepted("{\"action\":\"createGroup\",\"members\":[],\"title\":null}",
+		 "createGroup with no members and title null");
+	reject("{\"action\":\"createGroup\",\"members\":[\"bob\",\"bob\"]}",
+	       "invalid_field", "createGroup listing a member twice");
+	reject("{\"action\":\"createGroup\",\"members\":\"bob\"}",
+	       "invalid_field", "members not an array");
+	reject("{\"action\":\"createGroup\",\"members\":[\"bob\",5]}",
+	       "invalid_field", "a member that is not a string");
+	reject("{\"action\":\"createGroup\",\"members\":[\"\"]}",
+	       "invalid_field", "an empty member id");
+	reject("{\"action\":\"createGroup\",\"title\":7}", "invalid_field",
+	       "title a number");
+	n = snprintf(frame, sizeof(frame),
+		     "{\"action\":\"createGroup\",\"title\":\"");
+	for (int i = 0; i < 257; i++)
+		frame[n++] = 't';
+	snprintf(frame + n, sizeof(frame) - (size_t)n, "\"}");
+	reject(frame, "invalid_field", "a title of 257 bytes");
+	three.max_members = 3;
+	reject_lim("{\"action\":\"createGroup\",\"members\":[\"a\",\"b\",\"c\","
+		   "\"d\"]}", &three, "too_large", "four members over a limit "
+		   "of three");
+	if (accept_lim("{\"action\":\"addMembers\",\"conversationId\":\"g\","
+		       "\"members\":[\"a\",\"b\",\"c\"]}", &three, &req,
+		       "three members at a limit of three")) {
+		is_int(req.action, ACT_ADD_MEMBERS, "addMembers: action");
+		is_int(req.nmembers, 3, "addMembers: three");
+		request_free(&req);
+	}
+	reject("{\"action\":\"addMembers\",\"conversationId\":\"g\"}",
+	       "missing_field", "addMembers without members");
+	reject("{\"action\":\"addMembers\",\"conversationId\":\"g\","
+	       "\"members\":[]}", "invalid_field", "addMembers of nobody");
+	reject("{\"action\":\"removeMembers\",\"members\":[\"a\"]}",
+	       "missing_field", "removeMembers without conversationId");
+	if (accept("{\"action\":\"removeMembers\",\"conversationId\":\"g\","
+		   "\"members\":[\"a\"]}", &req, "removeMembers")) {
+		is_int(req.action, ACT_REMOVE_MEMBERS, "removeMembers: action");
+		request_free(&req);
+	}
+	if (accept("{\"action\":\"leaveGroup\",\"conversationId\":\"g\"}",
+		   &req, "leaveGroup")) {
+		is_int(req.action, ACT_LEAVE_GROUP, "leaveGroup: action");
+		is_str(req.conversation_id, "g", "leaveGroup: id");
+		request_free(&req);
+	}
+	reject("{\"action\":\"leaveGroup\"}", "missing_field",
+	       "leaveGroup without conversationId");
+	if (accept("{\"action\":\"getReceipts\",\"messageId\":\"m\","
+		   "\"after\":\"bob\"}", &req, "getReceipts")) {
+		is_int(req.action, ACT_GET_RECEIPTS, "getReceipts: action");
+		is_str(req.message_id, "m", "getReceipts: messageId");
+		is_str(req.after, "bob", "getReceipts: after");
+		request_free(&req);
+	}
+	reject("{\"action\":\"getReceipts\"}", "missing_field",
+	       "getReceipts without messageId");
+	reject("{\"action\":\"getReceipts\",\"messageId\":\"m\",\"after\":1}",
+	       "invalid_field", "getReceipts with a numeric after");
+}
+
 int main(void)
 {
 	test_wscat_line();
@@ -1213,5 +1330,7 @@ int main(void)
 	test_valid_utf8();
 	test_valid_id();
 	test_action_names();
+	test_group_addressing();
+	test_group_frames();
 	return done_testing();
 }

@@ -103,6 +103,8 @@ static void test_defaults(void)
 	       "65536 (README, Frames: client to server)");
 	is_int(s.max_ids_per_frame, 500, "default max_ids_per_frame is 500 "
 	       "(README, Frames: client to server)");
+	is_int(s.max_group_members, 1000, "default max_group_members is 1000 "
+	       "(PROTOCOL section 6)");
 	is_int(s.redelivery_interval, 30, "default redelivery_interval is "
 	       "30 s (README, Frames: client to server)");
 	is_int(s.keepalive_interval, 25, "default keepalive_interval");
