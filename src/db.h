@@ -24,6 +24,11 @@ enum db_status {
 	DB_FULL,        /* (store.c) a limit was reached */
 };
 
+/* SQL text: a timestamptz column as RFC 3339 UTC, whole seconds, as
+ * the original design wrote times. */
+#define SQL_UTC(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 struct statement {
 	const char *name; /* unique per program */
 	const char *sql;

@@ -1,6 +1,7 @@
 /* delivery.c - see delivery.h. */
 #include "common.h"
 #include "delivery.h"
+#include "groupstore.h"
 #include "events.h"
 #include "log.h"
 
@@ -194,6 +195,15 @@ void delivery_due(struct app *app, struct session *s)
 			 * kept from this connection, in pages, once the
 			 * probe is answered. */
 			s->state.sweep_at = now + app->cfg->redelivery_interval;
+			/* Where the user's group backlog starts moves past
+			 * what is acked (older than a minute more: nothing
+			 * still being committed is left behind). Not done:
+			 * the queries only start further back. */
+			if (group_catch_up(app->db, s->user_id, now_ms -
+					   app->cfg->redelivery_interval *
+						   1000LL - 60000) != DB_OK)
+				log_debug("user %s: group catch-up failed; "
+					  "again next interval", s->user_id);
 			probe(app, s, now_ms -
 				      app->cfg->redelivery_interval * 1000LL);
 		}

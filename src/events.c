@@ -52,7 +52,7 @@ static cJSON *message_data(const struct message *m)
 	cJSON_AddStringToObject(d, "conversationId", m->conversation_id);
 	cJSON_AddStringToObject(d, "senderId", m->sender_id);
 	add_nullable(d, "senderName", m->sender_name);
-	cJSON_AddStringToObject(d, "recipientId", m->recipient_id);
+	add_nullable(d, "recipientId", m->recipient_id); /* NULL: a group's */
 	cJSON_AddStringToObject(d, "content", m->content);
 	cJSON_AddStringToObject(d, "timestamp", m->timestamp);
 	cJSON_AddStringToObject(d, "status", m->status);
@@ -123,7 +123,8 @@ char *event_delete_ack(const char *message_id)
 }
 
 char *event_status(const char *message_id, const char *conversation_id,
-		   const char *status, bool is_deleted, const char *at)
+		   const char *status, bool is_deleted, const char *at,
+		   const char *user_id)
 {
 	cJSON *d, *ev = event_new("status", &d);
 
@@ -134,6 +135,92 @@ char *event_status(const char *message_id, const char *conversation_id,
 	cJSON_AddStringToObject(d, "status", status);
 	cJSON_AddBoolToObject(d, "isDeleted", is_deleted);
 	cJSON_AddStringToObject(d, "at", at);
+	if (user_id != NULL)
+		cJSON_AddStringToObject(d, "userId", user_id);
+	return event_done(ev);
+}
+
+char *event_group_ack(const char *action, const char *conversation_id)
+{
+	cJSON *d, *ev = event_new("ack", &d);
+
+	if (ev == NULL)
+		return NULL;
+	cJSON_AddStringToObject(d, "action", action);
+	cJSON_AddStringToObject(d, "conversationId", conversation_id);
+	return event_done(ev);
+}
+
+static cJSON *add_ids(cJSON *obj, const char *name, const char *const *ids,
+		      int n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, name);
+
+	for (int i = 0; arr != NULL && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(ids[i]));
+	return arr;
+}
+
+char *event_group(const struct group_view *g, const char *change,
+		  const char *by, const char *const *users, int nusers)
+{
+	cJSON *d, *ev = event_new("group", &d), *members, *admins;
+
+	if (ev == NULL)
+		return NULL;
+	cJSON_AddStringToObject(d, "conversationId", g->conversation_id);
+	add_nullable(d, "title", g->title);
+	members = cJSON_AddArrayToObject(d, "members");
+	admins = cJSON_AddArrayToObject(d, "admins");
+	for (int i = 0; members != NULL && admins != NULL && i < g->n; i++) {
+		cJSON_AddItemToArray(members,
+				     cJSON_CreateString(g->members[i].user_id));
+		if (g->members[i].admin)
+			cJSON_AddItemToArray(admins, cJSON_CreateString(
+						 g->members[i].user_id));
+	}
+	cJSON_AddStringToObject(d, "change", change);
+	cJSON_AddStringToObject(d, "by", by);
+	cJSON_AddStringToObject(d, "at", g->at);
+	add_ids(d, "users", users, nusers);
+	return event_done(ev);
+}
+
+char *event_receipts(const char *message_id, const struct receipts_of *r,
+		     size_t budget)
+{
+	cJSON *d, *ev = event_new("receipts", &d), *list;
+	size_t used = 256 + json_escaped_len(message_id);
+	bool more = r->more;
+
+	if (ev == NULL)
+		return NULL;
+	cJSON_AddStringToObject(d, "messageId", message_id);
+	list = cJSON_AddArrayToObject(d, "receipts");
+	if (list == NULL) {
+		cJSON_Delete(ev);
+		return NULL;
+	}
+	for (int i = 0; i < r->n; i++) {
+		const struct member_receipt *m = &r->items[i];
+		/* {"userId":"","status":"delivered","at":"...Z"}, */
+		size_t len = 64 + json_escaped_len(m->user_id) +
+			     strlen(m->status) + strlen(m->at);
+		cJSON *o;
+		if (used + len > budget) {
+			more = true;
+			break;
+		}
+		o = cJSON_CreateObject();
+		if (o == NULL)
+			break;
+		cJSON_AddStringToObject(o, "userId", m->user_id);
+		cJSON_AddStringToObject(o, "status", m->status);
+		cJSON_AddStringToObject(o, "at", m->at);
+		cJSON_AddItemToArray(list, o);
+		used += len;
+	}
+	cJSON_AddBoolToObject(d, "hasMore", more);
 	return event_done(ev);
 }
 

@@ -8,6 +8,7 @@
 #ifndef PARLEY_EVENTS_H
 #define PARLEY_EVENTS_H
 
+#include "groupstore.h"
 #include "store.h"
 
 /* The largest event, as one WebSocket message to a client. Pushpin 1.36
@@ -27,9 +28,21 @@ char *event_send_ack(const char *message_id, const char *status,
 /* The ack of an ack or markRead: applied ids and skipped ones. */
 char *event_receipts_ack(const char *action, const struct receipt_list *l);
 char *event_delete_ack(const char *message_id);
-/* A message's status changed (receipt or deletion). */
+/* A message's status changed (receipt or deletion); user_id (NULL: none)
+ * names the group member whose receipt it is. */
 char *event_status(const char *message_id, const char *conversation_id,
-		   const char *status, bool is_deleted, const char *at);
+		   const char *status, bool is_deleted, const char *at,
+		   const char *user_id);
+/* The ack of createGroup, addMembers, removeMembers, leaveGroup. */
+char *event_group_ack(const char *action, const char *conversation_id);
+/* A membership change: the group as it is now, the change, who made it
+ * and whom it concerns. */
+char *event_group(const struct group_view *g, const char *change,
+		  const char *by, const char *const *users, int nusers);
+/* getReceipts' answer: as many of r's receipts as fit in `budget` bytes;
+ * hasMore when some did not (or r->more). */
+char *event_receipts(const char *message_id, const struct receipts_of *r,
+		     size_t budget);
 /* action and message_id may be NULL. */
 char *event_error(const char *code, const char *message, const char *action,
 		  const char *message_id);

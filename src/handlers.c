@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "delivery.h"
 #include "events.h"
+#include "groups.h"
 #include "log.h"
 #include "ratelimit.h"
 
@@ -24,10 +25,6 @@ void send_event(struct session *s, char *json)
 		s->io->send(s->io->ctx, json, strlen(json));
 	event_free(json);
 }
-
-static void send_error(struct session *s, const char *code,
-		       const char *message, const char *action,
-		       const char *message_id);
 
 static char *dup_or_null(const char *s)
 {
@@ -57,11 +54,29 @@ static void deferred_free(struct deferred *d)
 	free(d->channel);
 	free(d->skip_conn);
 	free(d->message_id);
+	fanout_free(d->fan);
 }
 
-/* Publishes the event to every connection of the user but skip_conn
- * (may be NULL), now or after the COMMIT; does not free json. */
-static void publish_to(struct app *app, struct session *s, const char *user_id,
+void publish_group(struct app *app, struct session *s,
+		   const char *conversation_id, long long seq,
+		   const char *json, const char *skip_conn)
+{
+	struct fanout *f;
+
+	if (json == NULL)
+		return;
+	f = fanout_new(json, conversation_id, seq, skip_conn);
+	if (f != NULL && !s->outbox.holding && fanout_queue(app, f))
+		return;
+	if (f != NULL && s->outbox.holding &&
+	    hold(s, (struct deferred){ .fan = f }))
+		return;
+	/* Lost like a dropped publish: redelivery covers a message. */
+	log_error("out of memory queueing a group's publish");
+	fanout_free(f);
+}
+
+void publish_to(struct app *app, struct session *s, const char *user_id,
 		       const char *json, const char *skip_conn)
 {
 	char channel[ID_MAX + 8];
@@ -84,8 +99,8 @@ static void publish_to(struct app *app, struct session *s, const char *user_id,
 }
 
 /* An ack of a change: sent now, or after the COMMIT (then it owns json). */
-static void send_ack(struct session *s, char *json, const char *action,
-		     const char *message_id)
+void send_ack(struct session *s, char *json, const char *action,
+	      const char *message_id)
 {
 	struct deferred d = { .json = json, .action = action,
 			      .message_id = dup_or_null(message_id) };
@@ -106,7 +121,15 @@ void outbox_release(struct app *app, struct session *s)
 
 	for (size_t i = 0; i < o->n; i++) {
 		struct deferred *d = &o->items[i];
-		if (d->channel != NULL) {
+		if (d->fan != NULL) {
+			if (!fanout_queue(app, d->fan)) {
+				log_error("out of memory queueing a group's "
+					  "publish");
+				fanout_free(d->fan);
+			}
+			d->fan = NULL;
+			deferred_free(d);
+		} else if (d->channel != NULL) {
 			publish_ws(app->pub, d->channel, d->json, d->skip_conn);
 			deferred_free(d);
 		} else {
@@ -125,7 +148,7 @@ void outbox_fail(struct session *s)
 
 	for (size_t i = 0; i < o->n; i++) {
 		struct deferred *d = &o->items[i];
-		if (d->channel == NULL)
+		if (d->channel == NULL && d->fan == NULL)
 			send_error(s, "unavailable", "storage is unavailable; "
 				   "retry later (with the same messageId)",
 				   d->action, d->message_id);
@@ -135,15 +158,14 @@ void outbox_fail(struct session *s)
 	*o = (struct outbox){ 0 };
 }
 
-static void send_error(struct session *s, const char *code,
-		       const char *message, const char *action,
-		       const char *message_id)
+void send_error(struct session *s, const char *code, const char *message,
+		const char *action, const char *message_id)
 {
 	send_event(s, event_error(code, message, action, message_id));
 }
 
-static void send_db_error(struct session *s, enum db_status st,
-			  const char *action, const char *message_id)
+void send_db_error(struct session *s, enum db_status st, const char *action,
+		   const char *message_id)
 {
 	if (st == DB_UNAVAILABLE)
 		send_error(s, "unavailable", "storage is unavailable; retry "
@@ -195,6 +217,20 @@ static void handle_send(struct app *app, struct session *s,
 		in.id = generated;
 	}
 	st = store_message(app->db, &in, s->conn_id, &row);
+	if (st == DB_NOT_FOUND) {
+		if (in.recipient_id != NULL)
+			send_error(s, "invalid_field", "'conversationId' is a "
+				   "group's: a group message has no "
+				   "'recipientId'", "sendMessage", in.id);
+		else if (!row.is_group)
+			send_error(s, "missing_field", "'recipientId' is "
+				   "required (or 'conversationId' of a group)",
+				   "sendMessage", in.id);
+		else
+			send_error(s, "forbidden", "only a member may send to "
+				   "this group", "sendMessage", in.id);
+		return;
+	}
 	if (st != DB_OK) {
 		send_db_error(s, st, "sendMessage", in.id);
 		return;
@@ -206,7 +242,15 @@ static void handle_send(struct app *app, struct session *s,
 		stored_free(&row);
 		return;
 	}
-	if (row.inserted && (row.recipient_online || row.sender_has_others)) {
+	if (row.inserted && m->recipient_id == NULL) {
+		/* Committed: every online member but this connection,
+		 * after the ack has gone. */
+		char *json = event_message(m);
+		publish_group(app, s, m->conversation_id, m->seq, json,
+			      s->conn_id);
+		event_free(json);
+	} else if (row.inserted &&
+		   (row.recipient_online || row.sender_has_others)) {
 		/* Committed: now tell the recipient's devices and the
 		 * sender's other devices, where there are any. */
 		char *json = event_message(m);
@@ -242,7 +286,7 @@ static void handle_receipts(struct app *app, struct session *s,
 			continue;
 		json = event_status(c->id, c->conversation_id,
 				    read ? "read" : "delivered", c->is_deleted,
-				    c->at);
+				    c->at, c->group ? s->user_id : NULL);
 		publish_to(app, s, c->sender_id, json, NULL);
 		event_free(json);
 	}
@@ -256,13 +300,17 @@ static void handle_delete(struct app *app, struct session *s,
 	struct deletion d;
 	enum db_status st = store_delete(app->db, q->message_id, s->user_id,
 					 &d);
+	bool recipient;
 
 	if (st != DB_OK) {
 		send_db_error(s, st, "deleteMessage", q->message_id);
 		return;
 	}
-	if (!d.found || (strcmp(d.sender_id, s->user_id) != 0 &&
-			 strcmp(d.recipient_id, s->user_id) != 0)) {
+	recipient = d.found && (d.recipient_id == NULL
+					? d.member
+					: strcmp(d.recipient_id,
+						 s->user_id) == 0);
+	if (!d.found || (strcmp(d.sender_id, s->user_id) != 0 && !recipient)) {
 		send_error(s, "not_found", "no such message", "deleteMessage",
 			   q->message_id);
 	} else if (strcmp(d.sender_id, s->user_id) != 0) {
@@ -272,9 +320,14 @@ static void handle_delete(struct app *app, struct session *s,
 		if (d.changed) {
 			char *json = event_status(q->message_id,
 						  d.conversation_id, d.status,
-						  true, d.at);
-			publish_to(app, s, s->user_id, json, NULL);
-			if (strcmp(d.recipient_id, s->user_id) != 0)
+						  true, d.at, NULL);
+			if (d.recipient_id == NULL)
+				publish_group(app, s, d.conversation_id, d.seq,
+					      json, NULL);
+			else
+				publish_to(app, s, s->user_id, json, NULL);
+			if (d.recipient_id != NULL &&
+			    strcmp(d.recipient_id, s->user_id) != 0)
 				publish_to(app, s, d.recipient_id, json, NULL);
 			event_free(json);
 		}
@@ -315,10 +368,31 @@ static void handle_get(struct app *app, struct session *s,
 static void handle_typing(struct app *app, struct session *s,
 			  const struct request *q)
 {
-	char *json = event_typing(s->user_id, q->conversation_id,
-				  q->is_typing);
+	char *json;
+	bool member;
+	enum db_status st;
 
-	publish_to(app, s, q->recipient_id, json, s->conn_id);
+	if (q->recipient_id == NULL) {
+		/* To a group: its members' connections but this one. */
+		st = group_membership(app->db, q->conversation_id, s->user_id,
+				      &member);
+		if (st == DB_NOT_FOUND || (st == DB_OK && !member)) {
+			send_error(s, st == DB_OK ? "forbidden" : "not_found",
+				   st == DB_OK ? "only a member may type in "
+				   "this group" : "no such group", "typing",
+				   NULL);
+			return;
+		}
+		if (st != DB_OK) {
+			send_db_error(s, st, "typing", NULL);
+			return;
+		}
+	}
+	json = event_typing(s->user_id, q->conversation_id, q->is_typing);
+	if (q->recipient_id == NULL)
+		publish_group(app, s, q->conversation_id, 0, json, s->conn_id);
+	else
+		publish_to(app, s, q->recipient_id, json, s->conn_id);
 	event_free(json);
 }
 
@@ -393,6 +467,17 @@ void handle_text(struct app *app, struct session *s, const char *frame,
 		break;
 	case ACT_PING:
 		send_event(s, event_pong());
+		break;
+	case ACT_CREATE_GROUP:
+		handle_create_group(app, s, &q);
+		break;
+	case ACT_ADD_MEMBERS:
+	case ACT_REMOVE_MEMBERS:
+	case ACT_LEAVE_GROUP:
+		handle_group_change(app, s, &q);
+		break;
+	case ACT_GET_RECEIPTS:
+		handle_get_receipts(app, s, &q);
 		break;
 	}
 	request_free(&q);

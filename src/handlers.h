@@ -37,4 +37,24 @@ void send_event(struct session *s, char *json);
 void outbox_release(struct app *app, struct session *s);
 void outbox_fail(struct session *s);
 
+/* For the actions' modules (handlers.c, groups.c). */
+/* Publishes the event to every connection of the user but skip_conn
+ * (may be NULL), now or after the COMMIT; does not free json. */
+void publish_to(struct app *app, struct session *s, const char *user_id,
+		const char *json, const char *skip_conn);
+/* The same for every online member of the group (the members a message
+ * with `seq` was sent to; seq <= 0: the current ones), queued for
+ * fanout_run() (groups.h); does not free json. */
+void publish_group(struct app *app, struct session *s,
+		   const char *conversation_id, long long seq,
+		   const char *json, const char *skip_conn);
+/* An ack of a change: sent now, or after the COMMIT (owns json). */
+void send_ack(struct session *s, char *json, const char *action,
+	      const char *message_id);
+void send_error(struct session *s, const char *code, const char *message,
+		const char *action, const char *message_id);
+/* unavailable (retry) or internal, for a failed store call. */
+void send_db_error(struct session *s, enum db_status st, const char *action,
+		   const char *message_id);
+
 #endif

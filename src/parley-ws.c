@@ -21,6 +21,7 @@
 #include "program.h"
 #include "ratelimit.h"
 #include "ratetable.h"
+#include "groups.h"
 #include "request.h"
 #include "wsevent.h"
 
@@ -505,6 +506,8 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		in_request = 1;
 		serve(&app, auth, &req);
 		FCGX_Finish_r(&req);
+		/* The answer has gone: now the group fan-outs it queued. */
+		fanout_run(&app);
 	}
 	if (stopping)
 		log_info("stopping on a signal (no request in hand)");

@@ -19,15 +19,32 @@
 #include "store.h"
 #include "wsevent.h"
 
+/* An event for every member of a group who is online (one publish per
+ * member's channel), found and sent after the request's answer has
+ * gone: the sender's ack does not wait for per-member work. */
+struct fanout {
+	char *json;            /* the event */
+	char *conversation_id; /* the group */
+	long long seq;         /* a message's: the members it was sent to;
+				  <= 0: every current member */
+	char *skip_conn;       /* the connection it skips, or NULL */
+};
+
+struct fanouts {
+	struct fanout **items;
+	size_t n, cap;
+};
+
 /* Per-worker: read-only configuration, the database connection, the
- * publisher, and the host's rate buckets (ratetable.h; NULL: a bridge
- * that keeps no rate limits). */
+ * publisher, the host's rate buckets (ratetable.h; NULL: a bridge that
+ * keeps no rate limits), and the group fan-outs due after the answer. */
 struct app {
 	const struct settings *cfg;
 	struct limits limits;
 	struct db *db;
 	struct publisher *pub;
 	struct rate_table *rates;
+	struct fanouts later; /* groups.h: fanout_run() */
 };
 
 /* What a bridge provides for one request of one connection. */
@@ -66,6 +83,7 @@ struct deferred {
 	char *json;       /* the event, or the published content */
 	char *channel;    /* a publish: its channel; NULL: an ack to send */
 	char *skip_conn;  /* a publish: the connection it skips (or NULL) */
+	struct fanout *fan; /* a group's fan-out (owns it), or NULL */
 	const char *action;  /* an ack: what it acknowledges */
 	char *message_id;    /* an ack: its message, or NULL */
 };
@@ -87,6 +105,7 @@ struct session {
 
 void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	      struct publisher *pub);
+
 
 /* "u:" + user id: the channel every connection of a user listens to. */
 void user_channel(char *out, size_t size, const char *user_id);

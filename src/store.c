@@ -12,18 +12,18 @@
 #include "log.h"
 #include "protocol.h"
 
-/* RFC 3339 UTC, whole seconds, as the original design wrote times. */
-#define UTC(col) \
-	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define UTC SQL_UTC
 
 /* The message as events carry it: the columns of struct message, in this
  * order, first in every query that returns messages (message_row()). A
  * deleted message's content is never served again. */
-#define MSG_COLUMNS \
+#define MSG_COLUMNS MSG_COLUMNS_STATUS("status")
+/* ... with the status given by an expression: a group member's own. */
+#define MSG_COLUMNS_STATUS(status) \
 	"message_id, conversation_id, sender_id, sender_name, recipient_id, " \
 	"CASE WHEN is_deleted THEN '' ELSE content END, " \
 	"COALESCE(sent_at_text, " UTC("received_at") "), " \
-	"status, is_deleted, reply_to_message_id, " \
+	status ", is_deleted, reply_to_message_id, " \
 	"CASE WHEN is_deleted AND reply_to_content IS NOT NULL THEN '' " \
 	"ELSE reply_to_content END, reply_to_sender_name, seq"
 enum { MC_ID, MC_CONV, MC_SENDER, MC_SENDER_NAME, MC_RECIPIENT, MC_CONTENT,
@@ -46,7 +46,7 @@ static void message_row(PGresult *r, int row, struct message *m)
 	m->conversation_id = PQgetvalue(r, row, MC_CONV);
 	m->sender_id = PQgetvalue(r, row, MC_SENDER);
 	m->sender_name = opt_value(r, row, MC_SENDER_NAME);
-	m->recipient_id = PQgetvalue(r, row, MC_RECIPIENT);
+	m->recipient_id = opt_value(r, row, MC_RECIPIENT);
 	m->content = PQgetvalue(r, row, MC_CONTENT);
 	m->timestamp = PQgetvalue(r, row, MC_TIMESTAMP);
 	m->status = PQgetvalue(r, row, MC_STATUS);
@@ -86,19 +86,31 @@ void message_list_free(struct message_list *l)
 
 /* ---- sendMessage ------------------------------------------------------- */
 
-/* $1 id, $2 conversation, $3 sender, $4 sender name, $5 recipient,
- * $6 content, $7 timestamp, $8 reply id, $9 reply content, $10 reply
- * sender name, $11 the sending connection.
+/* Whether user $3 is a current member of group $2. */
+#define SENDER_IS_MEMBER \
+	"EXISTS (SELECT 1 FROM group_members gm WHERE " \
+	"gm.conversation_id = $2 AND gm.user_id = $3 AND gm.left_seq IS NULL)"
+#define CONV_IS_GROUP \
+	"EXISTS (SELECT 1 FROM groups g WHERE g.conversation_id = $2)"
+
+/* $1 id, $2 conversation, $3 sender, $4 sender name, $5 recipient (NULL:
+ * to the group $2), $6 content, $7 timestamp, $8 reply id, $9 reply
+ * content, $10 reply sender name, $11 the sending connection.
  * Idempotent insert: the new row, or the existing row with the same
  * message_id (inserted false) so the caller can tell a duplicate from a
- * conflict. Columns: MSG_COLUMNS, then SEND_*. The two EXISTS read the
- * connections table in the statement's snapshot. */
+ * conflict. A one-to-one message is not stored under a group's id, nor a
+ * group message from a non-member: then the row's columns are NULL and
+ * SEND_IS_GROUP, SEND_IS_MEMBER tell why. Always one row. Columns:
+ * MSG_COLUMNS, then SEND_*. The EXISTS read the connections and
+ * group_members tables in the statement's snapshot. */
 static const struct statement st_send = { "send",
 	"WITH ins AS (INSERT INTO messages (message_id, conversation_id, "
 	"sender_id, sender_name, recipient_id, content, sent_at, "
 	"sent_at_text, reply_to_message_id, reply_to_content, "
-	"reply_to_sender_name) VALUES ($1, $2, $3, $4, $5, $6, "
-	"$7::text::timestamptz, $7::text, $8, $9, $10) "
+	"reply_to_sender_name) SELECT $1, $2, $3, $4, $5, $6, "
+	"$7::text::timestamptz, $7::text, $8, $9, $10 "
+	"WHERE CASE WHEN $5::text IS NULL THEN " SENDER_IS_MEMBER
+	" ELSE NOT " CONV_IS_GROUP " END "
 	"ON CONFLICT (message_id) DO NOTHING "
 	"RETURNING " MSG_COLUMNS ", true AS inserted, "
 	UTC("received_at") " AS acked_at), "
@@ -109,9 +121,10 @@ static const struct statement st_send = { "send",
 	"SELECT r.*, "
 	"EXISTS (SELECT 1 FROM connections WHERE user_id = $5), "
 	"EXISTS (SELECT 1 FROM connections WHERE user_id = $3 "
-	"AND connection_id <> $11) FROM r", 11 };
+	"AND connection_id <> $11), " CONV_IS_GROUP ", " SENDER_IS_MEMBER
+	" FROM (SELECT 1) one LEFT JOIN r ON true", 11 };
 enum { SEND_INSERTED = MC_NCOLS, SEND_ACKED_AT, SEND_RECIPIENT_ONLINE,
-       SEND_SENDER_OTHERS };
+       SEND_SENDER_OTHERS, SEND_IS_GROUP, SEND_IS_MEMBER };
 
 enum db_status store_message(struct db *db, const struct message_in *in,
 			     const char *conn_id, struct stored *out)
@@ -129,8 +142,17 @@ enum db_status store_message(struct db *db, const struct message_in *in,
 	if (r == NULL)
 		return st;
 	if (PQntuples(r) != 1) {
-		/* A concurrent insert of the same id: retry. */
 		PQclear(r);
+		return DB_ERROR;
+	}
+	out->is_group = flag(r, 0, SEND_IS_GROUP);
+	out->is_member = flag(r, 0, SEND_IS_MEMBER);
+	if (PQgetisnull(r, 0, SEND_INSERTED)) {
+		PQclear(r);
+		if (in->recipient_id == NULL ? !out->is_group || !out->is_member
+					     : out->is_group)
+			return DB_NOT_FOUND; /* the caller tells which */
+		/* A concurrent insert of the same id: retry. */
 		return DB_UNAVAILABLE;
 	}
 	out->inserted = flag(r, 0, SEND_INSERTED);
@@ -174,6 +196,33 @@ static const struct statement st_read = { "read",
 		    "delivered_at = COALESCE(m.delivered_at, now())",
 		    "('sent', 'delivered')", "m.read_at"), 2 };
 
+/* $1 ids text[], $2 user: the same for group messages sent to the
+ * user's membership periods (not by the user), each member's receipt a
+ * group_receipts row. Columns: RC_*. */
+#define GROUP_RECEIPT_SQL(status, read_at, conflict, at) \
+	"WITH t AS (SELECT m.message_id, m.sender_id, m.conversation_id, " \
+	"  m.is_deleted FROM messages m " \
+	"  WHERE m.message_id = ANY($1::text[]) AND m.recipient_id IS NULL " \
+	"  AND m.sender_id <> $2 AND EXISTS (SELECT 1 FROM group_members gm " \
+	"  WHERE gm.conversation_id = m.conversation_id AND gm.user_id = $2 " \
+	"  AND m.seq > gm.joined_seq AND (gm.left_seq IS NULL " \
+	"  OR m.seq < gm.left_seq))), " \
+	"upd AS (INSERT INTO group_receipts AS g (message_id, user_id, " \
+	"  status, read_at) SELECT message_id, $2, '" status "', " read_at \
+	"  FROM t ON CONFLICT (message_id, user_id) " conflict \
+	"  RETURNING g.message_id, " at " AS at) " \
+	"SELECT t.message_id, upd.message_id IS NOT NULL, t.sender_id, " \
+	"  t.conversation_id, t.is_deleted, " UTC("upd.at") \
+	" FROM t LEFT JOIN upd ON upd.message_id = t.message_id"
+
+static const struct statement st_group_ack = { "group_ack",
+	GROUP_RECEIPT_SQL("delivered", "NULL::timestamptz", "DO NOTHING",
+			  "g.delivered_at"), 2 };
+static const struct statement st_group_read = { "group_read",
+	GROUP_RECEIPT_SQL("read", "now()", "DO UPDATE SET status = 'read', "
+			  "read_at = now() WHERE g.status <> 'read'",
+			  "g.read_at"), 2 };
+
 /* The result row for `id`, or -1. */
 static int find_row(PGresult *r, const char *id)
 {
@@ -183,6 +232,28 @@ static int find_row(PGresult *r, const char *id)
 	return -1;
 }
 
+/* The ids of ids[0..n) that are not in r (a text[] literal), or NULL
+ * when all are; *none: no such id. */
+static char *missing_ids(PGresult *r, const char *const *ids, int n,
+			 bool *none)
+{
+	const char **rest = calloc((size_t)n + 1, sizeof(*rest));
+	char *arr = NULL;
+	int k = 0;
+
+	*none = false;
+	if (rest == NULL)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		if (find_row(r, ids[i]) < 0)
+			rest[k++] = ids[i];
+	*none = k == 0;
+	if (k > 0)
+		arr = db_text_array(rest, k);
+	free(rest);
+	return arr;
+}
+
 enum db_status store_receipts(struct db *db, bool read, const char *user_id,
 			      const char *const *ids, int nids,
 			      struct receipt_list *out)
@@ -190,7 +261,8 @@ enum db_status store_receipts(struct db *db, bool read, const char *user_id,
 	char *arr = db_text_array(ids, nids);
 	const char *params[2] = { arr, user_id };
 	enum db_status st = DB_ERROR;
-	PGresult *r = NULL;
+	PGresult *r = NULL, *g = NULL;
+	bool none;
 
 	*out = (struct receipt_list){ 0 };
 	if (arr != NULL)
@@ -199,6 +271,21 @@ enum db_status store_receipts(struct db *db, bool read, const char *user_id,
 	if (r == NULL)
 		return st;
 	out->res = r;
+	/* What is not a one-to-one message of the user's may be a group
+	 * message sent to them: a second statement only then. */
+	arr = missing_ids(r, ids, nids, &none);
+	if (!none) {
+		params[0] = arr;
+		if (arr != NULL)
+			g = db_run(db, read ? &st_group_read : &st_group_ack,
+				   params, &st);
+		free(arr);
+		if (g == NULL) {
+			receipt_list_free(out);
+			return st;
+		}
+		out->group_res = g;
+	}
 	out->items = nids > 0 ? calloc((size_t)nids, sizeof(*out->items))
 			      : NULL;
 	if (nids > 0 && out->items == NULL) {
@@ -209,21 +296,26 @@ enum db_status store_receipts(struct db *db, bool read, const char *user_id,
 	 * the quadratic scans are a few hundred thousand compares at most). */
 	for (int i = 0; i < nids; i++) {
 		struct receipt *c = &out->items[out->n];
+		PGresult *in = r;
 		int row, k;
 		for (k = 0; k < i && strcmp(ids[k], ids[i]) != 0; k++)
 			;
 		if (k < i)
 			continue; /* a repeat */
 		row = find_row(r, ids[i]);
+		if (row < 0 && g != NULL && (row = find_row(g, ids[i])) >= 0) {
+			in = g;
+			c->group = true;
+		}
 		out->n++;
 		c->id = ids[i];
 		c->mine = row >= 0;
-		c->changed = row >= 0 && flag(r, row, RC_CHANGED);
+		c->changed = row >= 0 && flag(in, row, RC_CHANGED);
 		if (c->changed) {
-			c->sender_id = PQgetvalue(r, row, RC_SENDER);
-			c->conversation_id = PQgetvalue(r, row, RC_CONV);
-			c->is_deleted = flag(r, row, RC_DELETED);
-			c->at = PQgetvalue(r, row, RC_AT);
+			c->sender_id = PQgetvalue(in, row, RC_SENDER);
+			c->conversation_id = PQgetvalue(in, row, RC_CONV);
+			c->is_deleted = flag(in, row, RC_DELETED);
+			c->at = PQgetvalue(in, row, RC_AT);
 		}
 	}
 	return DB_OK;
@@ -235,21 +327,27 @@ void receipt_list_free(struct receipt_list *l)
 		return;
 	free(l->items);
 	PQclear(l->res);
+	PQclear(l->group_res);
 	*l = (struct receipt_list){ 0 };
 }
 
 /* ---- deleteMessage ------------------------------------------------------ */
 
-/* $1 message, $2 user. The row as it was before this call, and whether
- * this call deleted it; the caller tells sender, recipient and stranger. */
+/* $1 message, $2 user. The row as it was before this call, whether
+ * this call deleted it, and whether the user is a member the group
+ * message was sent to; the caller tells sender, recipient and stranger. */
 static const struct statement st_delete = { "delete",
 	"WITH upd AS (UPDATE messages SET is_deleted = true "
 	"WHERE message_id = $1 AND sender_id = $2 AND NOT is_deleted "
 	"RETURNING message_id) "
 	"SELECT sender_id, recipient_id, conversation_id, status, "
-	"(SELECT count(*) FROM upd) > 0, " UTC("now()")
-	" FROM messages WHERE message_id = $1", 2 };
-enum { DC_SENDER, DC_RECIPIENT, DC_CONV, DC_STATUS, DC_CHANGED, DC_AT };
+	"(SELECT count(*) FROM upd) > 0, " UTC("now()") ", seq, "
+	"recipient_id IS NULL AND EXISTS (SELECT 1 FROM group_members gm "
+	"WHERE gm.conversation_id = m.conversation_id AND gm.user_id = $2 "
+	"AND m.seq > gm.joined_seq AND (gm.left_seq IS NULL "
+	"OR m.seq < gm.left_seq)) FROM messages m WHERE message_id = $1", 2 };
+enum { DC_SENDER, DC_RECIPIENT, DC_CONV, DC_STATUS, DC_CHANGED, DC_AT,
+       DC_SEQ, DC_MEMBER };
 
 enum db_status store_delete(struct db *db, const char *message_id,
 			    const char *user_id, struct deletion *out)
@@ -265,11 +363,13 @@ enum db_status store_delete(struct db *db, const char *message_id,
 	out->found = PQntuples(r) == 1;
 	if (out->found) {
 		out->sender_id = PQgetvalue(r, 0, DC_SENDER);
-		out->recipient_id = PQgetvalue(r, 0, DC_RECIPIENT);
+		out->recipient_id = opt_value(r, 0, DC_RECIPIENT);
 		out->conversation_id = PQgetvalue(r, 0, DC_CONV);
 		out->status = PQgetvalue(r, 0, DC_STATUS);
 		out->changed = flag(r, 0, DC_CHANGED);
 		out->at = PQgetvalue(r, 0, DC_AT);
+		out->seq = strtoll(PQgetvalue(r, 0, DC_SEQ), NULL, 10);
+		out->member = flag(r, 0, DC_MEMBER);
 	}
 	return DB_OK;
 }
@@ -285,12 +385,26 @@ void deletion_free(struct deletion *d)
 /* ---- offline delivery, redelivery ---------------------------------------- */
 
 /* $1 user, $2 after seq, $3 limit, $4 received before (unix ms) or
- * NULL. Columns: MSG_COLUMNS. Served by messages_pending_idx. */
+ * NULL. Columns: MSG_COLUMNS. The one-to-one messages addressed to the
+ * user (messages_pending_idx), and the group messages sent to the user's
+ * membership periods, from each period's acked_seq (group_catch_up()),
+ * that the user did not send or ack (messages_conversation_idx). */
+#define PENDING_BEFORE \
+	"($4::bigint IS NULL OR received_at < to_timestamp($4::bigint / 1000.0))"
 static const struct statement st_pending = { "pending",
-	"SELECT " MSG_COLUMNS " FROM messages "
+	"(SELECT " MSG_COLUMNS " FROM messages "
 	"WHERE recipient_id = $1 AND status = 'sent' AND NOT is_deleted "
-	"AND seq > $2::bigint AND ($4::bigint IS NULL OR "
-	"received_at < to_timestamp($4::bigint / 1000.0)) "
+	"AND seq > $2::bigint AND " PENDING_BEFORE
+	" ORDER BY seq LIMIT $3::int) UNION ALL "
+	"(SELECT x.* FROM group_members gm CROSS JOIN LATERAL ("
+	"SELECT " MSG_COLUMNS " FROM messages "
+	"WHERE conversation_id = gm.conversation_id AND recipient_id IS NULL "
+	"AND seq > GREATEST(gm.joined_seq, gm.acked_seq, $2::bigint) "
+	"AND (gm.left_seq IS NULL OR seq < gm.left_seq) "
+	"AND sender_id <> $1 AND NOT is_deleted AND " PENDING_BEFORE
+	" AND NOT EXISTS (SELECT 1 FROM group_receipts r "
+	"WHERE r.message_id = messages.message_id AND r.user_id = $1) "
+	"ORDER BY seq LIMIT $3::int) x WHERE gm.user_id = $1) "
 	"ORDER BY seq LIMIT $3::int", 4 };
 
 enum db_status store_pending(struct db *db, const char *user_id,
@@ -321,11 +435,21 @@ static const struct statement st_before_seq = { "before_seq",
 	"WHERE message_id = $1 AND conversation_id = $2", 2 };
 
 /* $1 conversation, $2 user, $3 before seq or NULL, $4 before time or
- * NULL, $5 limit. Columns: MSG_COLUMNS. */
+ * NULL, $5 limit. Columns: MSG_COLUMNS, the status of a group message
+ * the user received being the user's own receipt. The user's one-to-one
+ * messages, and of a group those the user sent or that were sent while
+ * the user was a member. */
 static const struct statement st_history = { "history",
-	"SELECT " MSG_COLUMNS " FROM messages "
+	"SELECT " MSG_COLUMNS_STATUS("CASE WHEN recipient_id IS NULL AND "
+	"sender_id <> $2 THEN COALESCE((SELECT r.status FROM group_receipts r "
+	"WHERE r.message_id = m.message_id AND r.user_id = $2), 'sent') "
+	"ELSE status END") " FROM messages m "
 	"WHERE conversation_id = $1 AND (sender_id = $2 OR "
-	"recipient_id = $2) AND ($3::bigint IS NULL OR seq < $3::bigint) "
+	"recipient_id = $2 OR (recipient_id IS NULL AND EXISTS (SELECT 1 "
+	"FROM group_members gm WHERE gm.conversation_id = $1 "
+	"AND gm.user_id = $2 AND m.seq > gm.joined_seq "
+	"AND (gm.left_seq IS NULL OR m.seq < gm.left_seq)))) "
+	"AND ($3::bigint IS NULL OR seq < $3::bigint) "
 	"AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz) "
 	"ORDER BY seq DESC LIMIT $5::int", 5 };
 

@@ -20,7 +20,7 @@ struct message {
 	const char *conversation_id;
 	const char *sender_id;
 	const char *sender_name;          /* NULL: not given */
-	const char *recipient_id;
+	const char *recipient_id;         /* NULL: a group message */
 	const char *content;              /* "" once deleted */
 	const char *timestamp;            /* the sender's, else receive time */
 	const char *status;               /* sent, delivered, read */
@@ -44,7 +44,7 @@ struct message_in {
 	const char *conversation_id;
 	const char *sender_id; /* the connection's user */
 	const char *sender_name;
-	const char *recipient_id;
+	const char *recipient_id; /* NULL: to the group conversation_id */
 	const char *content;
 	const char *timestamp;
 	const char *reply_to_message_id;
@@ -62,11 +62,16 @@ struct stored {
 	 * too many.) */
 	bool recipient_online;
 	bool sender_has_others; /* a connection of the sender but this one */
+	bool is_group;  /* conversation_id is a group's */
+	bool is_member; /* ... and the sender a current member */
 };
 void stored_free(struct stored *s);
 
 /* Idempotent insert. A duplicate from another sender comes back with
- * inserted false and row.items[0].sender_id not the sender's. */
+ * inserted false and row.items[0].sender_id not the sender's.
+ * DB_NOT_FOUND, nothing stored: a group message (no recipient_id) to a
+ * conversation that is no group or from a non-member, or a one-to-one
+ * message under a group's id; is_group and is_member tell which. */
 enum db_status store_message(struct db *db, const struct message_in *in,
 			     const char *conn_id, struct stored *out) MUST_CHECK;
 
@@ -80,11 +85,12 @@ struct receipt {
 	const char *conversation_id;  /* when changed */
 	bool is_deleted;              /* when changed */
 	const char *at;               /* when changed */
+	bool group; /* a group message: the receipt is the user's own */
 };
 struct receipt_list {
 	int n;
 	struct receipt *items;
-	void *res;
+	void *res, *group_res;
 };
 void receipt_list_free(struct receipt_list *l);
 enum db_status store_receipts(struct db *db, bool read, const char *user_id,
@@ -94,8 +100,11 @@ enum db_status store_receipts(struct db *db, bool read, const char *user_id,
 /* deleteMessage: the row as it was, and whether this call deleted it. */
 struct deletion {
 	bool found;
-	const char *sender_id, *recipient_id, *conversation_id, *status, *at;
+	const char *sender_id, *conversation_id, *status, *at;
+	const char *recipient_id; /* NULL: a group message */
 	bool changed;
+	long long seq;
+	bool member; /* a group message sent to the user as a member */
 	void *res;
 };
 void deletion_free(struct deletion *d);
@@ -103,14 +112,16 @@ enum db_status store_delete(struct db *db, const char *message_id,
 			    const char *user_id, struct deletion *out)
     MUST_CHECK;
 
-/* The user's messages that no device acked, in receive order, after seq
+/* The user's messages that no device acked (one-to-one, and group
+ * messages sent to the user as a member), in receive order, after seq
  * `after`; with before_ms > 0 only those received before that unix time
  * in milliseconds. */
 enum db_status store_pending(struct db *db, const char *user_id,
 			     long long after, long long before_ms, long limit,
 			     struct message_list *out) MUST_CHECK;
 
-/* History, newest first. `before` (may be NULL) is a message id of the
+/* History, newest first: the user's messages of the conversation (of a
+ * group: those sent while the user was a member). `before` (may be NULL) is a message id of the
  * conversation or an RFC 3339 time; DB_NOT_FOUND when it is neither. */
 enum db_status store_history(struct db *db, const char *conversation_id,
 			     const char *user_id, const char *before,

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "auth.h"
+#include "groups.h"
 #include "handlers.h"
 #include "request.h"
 #include "tap.h"
@@ -492,6 +493,7 @@ int main(void)
 	is_int(count_rows(app.db, sql), 0, "DISCONNECT and CLOSE delete the "
 	       "rows");
 
+	fanout_run(&app);
 	db_free(app.db);
 	publisher_free(app.pub);
 	rate_table_close(app.rates);
