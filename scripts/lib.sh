@@ -1173,6 +1173,8 @@ parley_stack_ctl() {
 				parley__pid_alive "$pid" &&
 				ps -o comm=,pid= --ppid "$pid" | awk '$1 == "parley-ws"'
 		done
+		# (A stack without nginx has no parley-ws.pid: not a failure.)
+		return 0
 		;;
 	restart)
 		# What scripts/up --stop does (parley_stack_stop), then a start
