@@ -7,6 +7,7 @@
 #include "handlers.h"
 #include "log.h"
 
+#include <time.h>
 #include <uuid/uuid.h>
 
 /* ---- fan-out ----------------------------------------------------------- */
@@ -56,9 +57,27 @@ bool fanout_queue(struct app *app, struct fanout *f)
 	return true;
 }
 
+/* Paces the publishes: `step` of them every 50 ms. Each member's
+ * devices ack what they get, one request each; all at once they would
+ * be hundreds of simultaneous requests, and Pushpin drops connections
+ * beyond ~100 (PUSHPIN.md). */
+struct pace {
+	long step, done;
+};
+
+static void paced(struct pace *p)
+{
+	static const struct timespec tick = { 0, 50 * 1000 * 1000 };
+
+	if (p->step > 0 && ++p->done % p->step == 0)
+		nanosleep(&tick, NULL);
+}
+
 void fanout_run(struct app *app)
 {
 	struct fanouts *q = &app->later;
+	long rate = app->cfg->group_fanout_rate;
+	struct pace pace = { .step = rate > 0 ? (rate + 19) / 20 : 0 };
 
 	for (size_t i = 0; i < q->n; i++) {
 		struct fanout *f = q->items[i];
@@ -73,6 +92,8 @@ void fanout_run(struct app *app)
 					     online.ids[k]);
 				publish_ws(app->pub, channel, f->json,
 					   f->skip_conn);
+				if (k + 1 < online.n || i + 1 < q->n)
+					paced(&pace);
 			}
 			user_list_free(&online);
 		}

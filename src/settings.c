@@ -33,6 +33,9 @@ const struct option_def settings_options[] = {
 	NUM(max_group_members, "1000", 2, 10000,
 	    "members of one group, its creator included (and the largest "
 	    "members array of createGroup, addMembers, removeMembers)"),
+	NUM(group_fanout_rate, "1000", 0, 1000000,
+	    "publishes a second one worker makes of a group event, paced so "
+	    "that the members' acks do not arrive all at once (0: unpaced)"),
 	NUM(redelivery_interval, "30", 5, 86400,
 	    "seconds before a connected device gets an unacked message again"),
 	NUM(keepalive_interval, "25", 20, 1700,

@@ -16,6 +16,7 @@ struct settings {
 	long max_content_bytes;   /* content limit, UTF-8 bytes, inclusive */
 	long max_ids_per_frame;   /* ids in one ack / markRead */
 	long max_group_members;   /* members of one group, its creator included */
+	long group_fanout_rate;   /* a worker's group publishes a second (0: unpaced) */
 	long redelivery_interval; /* seconds before an unacked message is resent */
 	long keepalive_interval;  /* seconds between Pushpin keep-alive requests */
 	long client_ping_interval;/* idle seconds before Pushpin pings a client */

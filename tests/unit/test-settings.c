@@ -105,6 +105,8 @@ static void test_defaults(void)
 	       "(README, Frames: client to server)");
 	is_int(s.max_group_members, 1000, "default max_group_members is 1000 "
 	       "(PROTOCOL section 6)");
+	is_int(s.group_fanout_rate, 1000, "default group_fanout_rate is 1000 "
+	       "(README, Configuration)");
 	is_int(s.redelivery_interval, 30, "default redelivery_interval is "
 	       "30 s (README, Frames: client to server)");
 	is_int(s.keepalive_interval, 25, "default keepalive_interval");
