@@ -27,6 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	lim.max_content_bytes = (size_t)cfg.max_content_bytes;
 	lim.max_ids = (int)cfg.max_ids_per_frame;
 	lim.max_depth = (int)cfg.max_json_depth;
+	lim.max_members = (int)cfg.max_group_members;
 	return 0;
 }
 
@@ -53,7 +54,8 @@ static void check_request(const struct request *req)
 {
 	switch (req->action) {
 	case ACT_SEND:
-		check_id(req->recipient_id, true);
+		/* NULL: to a group, which only the database can tell. */
+		check_id(req->recipient_id, false);
 		check_id(req->conversation_id, true);
 		check_id(req->message_id, false);
 		check_id(req->sender_id, false);
@@ -85,8 +87,31 @@ static void check_request(const struct request *req)
 			die("accepted 'before' is neither an id nor a time");
 		break;
 	case ACT_TYPING:
-		check_id(req->recipient_id, true);
-		check_id(req->conversation_id, false);
+		check_id(req->recipient_id, false);
+		check_id(req->conversation_id, req->recipient_id == NULL);
+		break;
+	case ACT_CREATE_GROUP:
+	case ACT_ADD_MEMBERS:
+	case ACT_REMOVE_MEMBERS:
+		check_id(req->conversation_id, req->action != ACT_CREATE_GROUP);
+		check_text(req->title, NAME_MAX_BYTES, false);
+		if (req->nmembers < (req->action == ACT_CREATE_GROUP ? 0 : 1) ||
+		    req->nmembers > lim.max_members ||
+		    (req->nmembers > 0 && req->members == NULL))
+			die("accepted members list of a bad size");
+		for (int i = 0; i < req->nmembers; i++) {
+			check_id(req->members[i], true);
+			for (int k = 0; k < i; k++)
+				if (strcmp(req->members[k], req->members[i]) == 0)
+					die("an accepted members list repeats an id");
+		}
+		break;
+	case ACT_LEAVE_GROUP:
+		check_id(req->conversation_id, true);
+		break;
+	case ACT_GET_RECEIPTS:
+		check_id(req->message_id, true);
+		check_id(req->after, false);
 		break;
 	case ACT_PING:
 		break;

@@ -234,6 +234,19 @@ async def connect(user, query=None):
     return await Client.connect(user, query)
 
 
+def ids_of(events, type_="message"):
+    """The messageIds of the events of type_, in order."""
+    return [e["data"]["messageId"] for e in events if e["type"] == type_]
+
+
+async def collect(client, type_, n, timeout=10.0):
+    """The next n events of type_ (others are kept in client.seen)."""
+    got = []
+    while len(got) < n:
+        got.append(await client.expect(type_, timeout))
+    return got
+
+
 async def handshake_status(query):
     """The HTTP status of a refused handshake (None when it succeeds)."""
     try:

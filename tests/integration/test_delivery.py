@@ -4,20 +4,8 @@ sender identity, receipts, multi-device, history, delete, typing, limits
 and order. The database is checked as the source of truth."""
 import asyncio
 
-from parley_test import (REDELIVERY_INTERVAL, connect, eq, run,
-                         send_frame, sql, sql_value, uid)
-
-
-def ids_of(events, type_="message"):
-    return [e["data"]["messageId"] for e in events if e["type"] == type_]
-
-
-async def collect(client, type_, n, timeout=10.0):
-    """The next n events of type_ (others are kept in client.seen)."""
-    got = []
-    while len(got) < n:
-        got.append(await client.expect(type_, timeout))
-    return got
+from parley_test import (REDELIVERY_INTERVAL, collect, connect, eq, ids_of,
+                         run, send_frame, sql, sql_value, uid)
 
 
 async def send_all(client, frames):
