@@ -77,7 +77,7 @@ void publish_group(struct app *app, struct session *s,
 }
 
 void publish_to(struct app *app, struct session *s, const char *user_id,
-		       const char *json, const char *skip_conn)
+		const char *json, const char *skip_conn)
 {
 	char channel[ID_MAX + 8];
 	struct deferred d;
