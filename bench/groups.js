@@ -28,6 +28,10 @@
 // A member connection that drops reconnects after a random 0.2-1 s (at
 // most 20 times), as clients should, and gets its backlog again; a
 // sender that drops ends its sending (its unanswered sends are counted).
+//   --no-create      no createGroup: for a backend that knows a group by
+//                    its members' names (bench/null-backend.c's groups)
+//   --pids LIST      CPU per process tree over the window, "name=pid,..."
+//                    (bench/cpu.js)
 //   --label TEXT     name of this run in the output
 //   --run-id ID      prefix of user and group ids [random]
 // Before the measured window each sender sends one warm-up message
@@ -38,7 +42,9 @@
 // (a message event for a message of this run), duplicates (the same
 // message twice to one member), lost (acked, but not delivered to a
 // member by the end of the grace time), member deliveries per second
-// over the sending window.
+// over the sending window; send->delivery p50/p99 over every member
+// delivery, and send->last member (the whole fan-out) p50/p99 over the
+// messages every member got.
 // Output: a human summary, then one line `RESULT {json}`. Exit 0 when the
 // run completed (read the numbers), 1 usage, 2 connect or setup failed.
 // Every loop is bounded in count and time; only loopback is targeted.
@@ -46,6 +52,7 @@
 
 const crypto = require('crypto');
 const { performance } = require('perf_hooks');
+const { CpuSampler } = require('./cpu');
 let WebSocket;
 try {
 	WebSocket = require('ws');
@@ -56,7 +63,7 @@ try {
 
 function parseArgs(argv) {
 	const o = { members: 100, groups: 1, rate: 20, seconds: 10, grace: 10,
-		    concurrency: 20, ackJitter: 0, label: '', runId: crypto.randomBytes(4).toString('hex') };
+		    concurrency: 20, ackJitter: 0, label: '', create: true, pids: null, runId: crypto.randomBytes(4).toString('hex') };
 	for (let i = 2; i < argv.length; i++) {
 		const a = argv[i], v = argv[i + 1];
 		const num = () => { const n = Number(v); if (!(n > 0)) usage(`bad ${a}`); i++; return n; };
@@ -70,6 +77,8 @@ function parseArgs(argv) {
 		case '--connect-concurrency': o.concurrency = num(); break;
 		case '--ack-jitter': o.ackJitter = Number(v); i++; break;
 		case '--label': o.label = v; i++; break;
+		case '--no-create': o.create = false; break;
+		case '--pids': o.pids = v; i++; break;
 		case '--run-id': o.runId = v; i++; break;
 		default: usage(`unknown option ${a}`);
 		}
@@ -93,6 +102,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const stats = {
 	sent: 0, acked: 0, refused: 0, refusedAcks: 0, refusedCodes: {},
 	deliveries: 0, windowDeliveries: 0, duplicates: 0, latencies: [],
+	deliveryLatencies: [],
 	closes: 0, reconnects: 0, setupErrors: 0,
 };
 let windowStart = 0, windowEnd = Infinity;
@@ -138,6 +148,8 @@ async function main() {
 	const groups = [];
 	const acked = new Map();     // messageId -> group index
 	const pending = new Map();   // messageId -> scheduled time
+	const sentAt = new Map();    // messageId -> scheduled time, kept
+	const lastAt = new Map();    // messageId -> [members reached, latest delivery]
 	const seenBy = [];           // per group: Map member -> Set of ids
 
 	for (let g = 0; g < o.groups; g++) {
@@ -180,6 +192,12 @@ async function main() {
 					set.add(id);
 					stats.deliveries++;
 					const now = performance.now();
+					const at = sentAt.get(id);
+					if (at !== undefined) {
+						stats.deliveryLatencies.push(now - at);
+						const l = lastAt.get(id) || [0, 0];
+						lastAt.set(id, [l[0] + 1, Math.max(l[1], now - at)]);
+					}
 					if (now >= windowStart && now <= windowEnd) stats.windowDeliveries++;
 				}
 				const ack = () => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'ack', messageIds: [id] })); };
@@ -217,7 +235,7 @@ async function main() {
 				stats.refusedCodes[ev.data.code] = (stats.refusedCodes[ev.data.code] || 0) + 1;
 			}
 		});
-		if (oneToOne) return;
+		if (oneToOne || !o.create) return;
 		const ok = await new Promise((resolve) => {
 			grp.created = resolve;
 			grp.sender.send(JSON.stringify({ action: 'createGroup', conversationId: grp.conv,
@@ -244,6 +262,8 @@ async function main() {
 	await sleep(3000);
 	// Open loop, paced evenly over the senders.
 	const content = 'x'.repeat(100);
+	const cpu = new CpuSampler(o.pids, null);
+	cpu.start();
 	const interval = 1000 / o.rate;
 	const total = Math.round(o.rate * o.seconds);
 	windowStart = performance.now();
@@ -253,10 +273,13 @@ async function main() {
 		const wait = at - performance.now();
 		if (wait > 1) await sleep(wait);
 		const g = k % groups.length, grp = groups[g];
-		const id = `${o.runId}-m${k}`;
+		// <senderId>~<k>: bench/null-backend.c finds the sender of an
+		// acked id by it (the product takes it as any id).
+		const id = `${grp.users[0]}~m${k}`;
 		const f = { action: 'sendMessage', messageId: id, conversationId: grp.conv, content };
 		if (oneToOne) f.recipientId = grp.users[1];
 		pending.set(id, at);
+		sentAt.set(id, at);
 		stats.sent++;
 		grp.sender.send(JSON.stringify(f));
 	}
@@ -271,10 +294,19 @@ async function main() {
 	while (performance.now() < graceEnd && (pending.size > 0 || stats.deliveries < expected()))
 		await sleep(100);
 	stopping = true;
+	cpu.stop();
 	let lost = 0;
 	for (const [id, g] of acked)
 		for (const [, set] of seenBy[g]) if (!set.has(id)) lost++;
 	const lat = stats.latencies.sort((a, b) => a - b);
+	const dlat = stats.deliveryLatencies.sort((a, b) => a - b);
+	const whole = [];
+	for (const [id, g] of acked) {
+		const l = lastAt.get(id);
+		if (l && l[0] === groups[g].users.length - 1) whole.push(l[1]);
+	}
+	whole.sort((a, b) => a - b);
+	const ms = (xs, p) => (xs.length ? +pct(xs, p).toFixed(1) : null);
 	const r = {
 		label: o.label || (oneToOne ? 'one-to-one' : `group-${o.members}`),
 		members: o.members, groups: o.groups, rate: o.rate, seconds: o.seconds,
@@ -284,6 +316,9 @@ async function main() {
 		ack_p50_ms: lat.length ? +pct(lat, 0.5).toFixed(1) : null,
 		ack_p99_ms: lat.length ? +pct(lat, 0.99).toFixed(1) : null,
 		ack_max_ms: lat.length ? +lat[lat.length - 1].toFixed(1) : null,
+		delivery_p50_ms: ms(dlat, 0.5), delivery_p99_ms: ms(dlat, 0.99),
+		fanout_p50_ms: ms(whole, 0.5), fanout_p99_ms: ms(whole, 0.99), fanout_n: whole.length,
+		cpu: cpu.result(),
 		deliveries: stats.deliveries, expected_deliveries: expected(),
 		deliveries_per_s: +(stats.windowDeliveries / o.seconds).toFixed(1),
 		lost, duplicates: stats.duplicates, closes: stats.closes, reconnects: stats.reconnects,
@@ -292,8 +327,14 @@ async function main() {
 	console.log(`${r.label}: ${r.connections} connections (${r.connect_s} s to open), ` +
 		    `sent ${r.sent} acked ${r.acked} refused ${r.refused} (acks refused ${r.refused_acks}), ` +
 		    `send->ack p50 ${r.ack_p50_ms} ms p99 ${r.ack_p99_ms} ms, ` +
+		    `send->delivery p50 ${r.delivery_p50_ms} ms p99 ${r.delivery_p99_ms} ms, ` +
+		    `send->last member p50 ${r.fanout_p50_ms} ms p99 ${r.fanout_p99_ms} ms, ` +
 		    `deliveries ${r.deliveries}/${r.expected_deliveries} (${r.deliveries_per_s}/s in the window), ` +
 		    `lost ${r.lost} duplicates ${r.duplicates}, closes ${r.closes} reconnects ${r.reconnects}, unanswered ${r.unanswered}`);
+	const g = r.cpu.groups || {};
+	if (Object.keys(g).length)
+		console.log(`  CPU, % of one core over ${r.cpu.seconds} s: ` +
+			    Object.entries(g).map(([k, v]) => `${k} ${v.pct}`).join(', '));
 	console.log(`RESULT ${JSON.stringify(r)}`);
 	for (const grp of groups) if (grp.sender) grp.sender.terminate();
 	process.exit(0);

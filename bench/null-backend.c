@@ -17,6 +17,21 @@
  * message to u:<senderId> with meta sender=<Connection-Id> (the product's
  * copy for the sender's other devices, which skip-self filters out here).
  *
+ * Groups, for scripts/bench-groups --channels (the two ways a group
+ * message can reach its members through Pushpin, side by side), with
+ * NULL_BACKEND_GROUPS=member or =channel and NULL_BACKEND_GROUP_SIZE=N:
+ * a group is known by its members' names, <conv>-u0 .. <conv>-u<N-1>
+ * (as bench/groups.js makes them), no createGroup needed. A sendMessage
+ * with a conversationId and no recipientId is acked, and after the
+ * FastCGI answer has gone:
+ *   member   one publish per member channel u:<conv>-u<i> (the sender's
+ *            own skipped), paced at NULL_BACKEND_FANOUT_RATE publishes/s
+ *            in 50 ms steps (0: all at once) as parley-ws paces its
+ *            group_fanout_rate; default 1000, the product's default
+ *   channel  one publish to g:<conv>, which each member's connection
+ *            subscribed to at OPEN (skip-self keeps it from the sender's)
+ * No membership checks: a benchmark of the bridge's two shapes only.
+ *
  * It is started by lighttpd as the "bin-path" program (the FastCGI socket
  * is stdin), with PARLEY_CONFIG=<file>; of that file it reads only
  * `publish_spec = tcp://...`. No validation beyond what it needs, no
@@ -131,6 +146,16 @@ static void ev_raw(struct buf *b, const char *type, const char *d, size_t n)
 static void *zctx, *zsock;
 static unsigned long dropped;
 static bool sync_copy;
+
+enum group_mode { GROUPS_OFF, GROUPS_MEMBER, GROUPS_CHANNEL };
+static enum group_mode group_mode;
+static unsigned long group_size, fanout_rate = 1000;
+
+/* The fan-out of the last group send, run after the answer has gone. */
+static struct {
+	char *event;
+	char conv[ID_MAX + 1], sender[ID_MAX + 1], conn[ID_MAX + 1];
+} fanout;
 
 static char *read_publish_spec(const char *path)
 {
@@ -341,7 +366,9 @@ static void on_send(struct buf *body, cJSON *f, const char *user,
 	cJSON *d;
 	char *ev;
 
-	if (rcpt == NULL || conv == NULL || content == NULL) {
+	bool group = rcpt == NULL && group_mode != GROUPS_OFF;
+
+	if ((rcpt == NULL && !group) || conv == NULL || content == NULL) {
 		reply_error(body, "missing_field", "recipientId, "
 			    "conversationId and content are required",
 			    "sendMessage", mid);
@@ -366,7 +393,7 @@ static void on_send(struct buf *body, cJSON *f, const char *user,
 	cJSON_AddStringToObject(d, "conversationId", conv);
 	cJSON_AddStringToObject(d, "senderId", user);
 	add_str_or_null(d, "senderName", jstr(f, "senderName"));
-	cJSON_AddStringToObject(d, "recipientId", rcpt);
+	add_str_or_null(d, "recipientId", rcpt);
 	cJSON_AddStringToObject(d, "content", content);
 	cJSON_AddStringToObject(d, "timestamp", ts ? ts : now_rfc3339());
 	cJSON_AddStringToObject(d, "status", "sent");
@@ -377,6 +404,14 @@ static void on_send(struct buf *body, cJSON *f, const char *user,
 	ev = event_json("message", d);
 	if (ev == NULL)
 		return;
+	if (group) {
+		cJSON_free(fanout.event);
+		fanout.event = ev;
+		snprintf(fanout.conv, sizeof(fanout.conv), "%s", conv);
+		snprintf(fanout.sender, sizeof(fanout.sender), "%s", user);
+		snprintf(fanout.conn, sizeof(fanout.conn), "%s", conn_id);
+		return;
+	}
 	snprintf(channel, sizeof(channel), "u:%s", rcpt);
 	publish(channel, ev, conn_id);
 	if (sync_copy && strcmp(rcpt, user) != 0) {
@@ -384,6 +419,74 @@ static void on_send(struct buf *body, cJSON *f, const char *user,
 		publish(channel, ev, conn_id);
 	}
 	cJSON_free(ev);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The queued group fan-out, if any (after FCGX_Finish_r). */
+static void fanout_run(void)
+{
+	char channel[ID_MAX + 32];
+	unsigned long step = fanout_rate ? fanout_rate / 20 : 0, done = 0;
+	double next = now_s();
+
+	if (fanout.event == NULL)
+		return;
+	if (group_mode == GROUPS_CHANNEL) {
+		snprintf(channel, sizeof(channel), "g:%s", fanout.conv);
+		publish(channel, fanout.event, fanout.conn);
+	} else {
+		for (unsigned long i = 0; i < group_size; i++) {
+			char member[ID_MAX + 24];
+
+			snprintf(member, sizeof(member), "%s-u%lu", fanout.conv, i);
+			if (strcmp(member, fanout.sender) == 0)
+				continue;
+			if (step && done > 0 && done % step == 0) {
+				double wait;
+
+				next += 0.05;
+				wait = next - now_s();
+				if (wait > 0) {
+					struct timespec ts = {
+						(time_t)wait,
+						(long)((wait - (double)(time_t)wait) * 1e9)
+					};
+					nanosleep(&ts, NULL);
+				}
+			}
+			snprintf(channel, sizeof(channel), "u:%s", member);
+			publish(channel, fanout.event, fanout.conn);
+			done++;
+		}
+	}
+	cJSON_free(fanout.event);
+	fanout.event = NULL;
+}
+
+/* A member's group, by its name <conv>-u<digits>, into conv. */
+static bool group_of(const char *user, char *conv, size_t convsz)
+{
+	const char *u = strrchr(user, '-');
+	size_t n;
+
+	if (u == NULL || u[1] != 'u' || !isdigit((unsigned char)u[2]))
+		return false;
+	for (const char *p = u + 2; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	n = (size_t)(u - user);
+	if (n == 0 || n >= convsz)
+		return false;
+	memcpy(conv, user, n);
+	conv[n] = '\0';
+	return true;
 }
 
 static void on_ack(struct buf *body, cJSON *f)
@@ -569,6 +672,19 @@ static void serve(FCGX_Request *req)
 				}
 				cJSON_free(a);
 				cJSON_free(b);
+				if (group_mode == GROUPS_CHANNEL) {
+					char conv[ID_MAX + 1], ch[ID_MAX + 8];
+
+					if (group_of(user, conv, sizeof(conv))) {
+						snprintf(ch, sizeof(ch), "g:%s", conv);
+						cJSON_ReplaceItemInObjectCaseSensitive(
+							s, "channel", cJSON_CreateString(ch));
+						b = cJSON_PrintUnformatted(s);
+						if (b)
+							ev_text(&body, "c:", b);
+						cJSON_free(b);
+					}
+				}
 				cJSON_Delete(m);
 				cJSON_Delete(s);
 			}
@@ -618,10 +734,27 @@ int main(void)
 	char *spec = read_publish_spec(getenv("PARLEY_CONFIG"));
 	const char *sc = getenv("NULL_BACKEND_SYNC_COPY");
 
+	const char *gm = getenv("NULL_BACKEND_GROUPS");
+	const char *gs = getenv("NULL_BACKEND_GROUP_SIZE");
+	const char *fr = getenv("NULL_BACKEND_FANOUT_RATE");
+
 	sync_copy = sc != NULL && strcmp(sc, "1") == 0;
+	if (gm != NULL && strcmp(gm, "member") == 0)
+		group_mode = GROUPS_MEMBER;
+	else if (gm != NULL && strcmp(gm, "channel") == 0)
+		group_mode = GROUPS_CHANNEL;
+	group_size = gs ? strtoul(gs, NULL, 10) : 0;
+	if (group_size > 100000)
+		group_size = 100000;
+	if (fr != NULL)
+		fanout_rate = strtoul(fr, NULL, 10);
 	publish_init(spec);
 	fprintf(stderr, "null-backend %ld: publishing to %s%s\n",
 		(long)getpid(), spec, sync_copy ? " (with sync copies)" : "");
+	if (group_mode != GROUPS_OFF)
+		fprintf(stderr, "null-backend %ld: groups of %lu, %s\n",
+			(long)getpid(), group_size, group_mode == GROUPS_CHANNEL ?
+			"a group channel" : "a publish per member");
 	free(spec);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
 		fprintf(stderr, "null-backend: FCGX_Init failed\n");
@@ -630,6 +763,7 @@ int main(void)
 	while (FCGX_Accept_r(&req) >= 0) {
 		serve(&req);
 		FCGX_Finish_r(&req);
+		fanout_run();
 	}
 	zmq_close(zsock);
 	zmq_ctx_term(zctx);

@@ -1198,3 +1198,40 @@ parley_stack_ctl() {
 		;;
 	esac
 }
+
+# ---------------------------------------------------------------------------
+# Benchmarks (scripts/bench, scripts/bench-groups)
+
+# Builds bench/build/null-backend (when older than its source) and prints
+# the path of a build dir with it as src/parley-ws beside the product's
+# migrations and expiry job (PRODUCT_BUILD's), for parley_stack_start.
+parley_bench_null_tree() {
+	local product=${1:?usage: parley_bench_null_tree PRODUCT_BUILD}
+	local root build tree bin src
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || return 1
+	build=$root/bench/build tree=$root/bench/build/null-tree
+	bin=$build/null-backend src=$root/bench/null-backend.c
+	mkdir -p "$tree/src" || return 1
+	if [ ! -x "$bin" ] || [ "$bin" -ot "$src" ]; then
+		parley_say "building bench/build/null-backend" >&2
+		# shellcheck disable=SC2046
+		cc -O2 -g -Wall -Wextra -o "$bin.tmp" "$src" \
+			$(pkg-config --cflags --libs libcjson libzmq) -lfcgi >&2 &&
+			mv "$bin.tmp" "$bin" || return 1
+	fi
+	ln -sfn "$bin" "$tree/src/parley-ws" &&
+		ln -sfn "$product/src/parley-migrate" "$tree/src/parley-migrate" &&
+		ln -sfn "$product/src/parley-expire" "$tree/src/parley-expire" &&
+		printf '%s\n' "$tree"
+}
+
+# CPU groups of a stack for the load generators' --pids: Pushpin's runner
+# (condure, zurl, proxy, handler), lighttpd (and its workers), PostgreSQL.
+parley_stack_cpu_pids() {
+	local state=${1:?usage: parley_stack_cpu_pids STATE_DIR} pp lt pg
+	parley__layout "$state"
+	pp=$(parley__read_pid "$P_RUN/pushpin.pid") || pp=""
+	lt=$(parley__read_pid "$P_RUN/lighttpd.pid") || lt=""
+	pg=$(parley__read_pid "$P_PGDATA/postmaster.pid") || pg=""
+	printf 'pushpin=%s,lighttpd=%s,postgres=%s' "${pp:-0}" "${lt:-0}" "${pg:-0}"
+}
