@@ -11,6 +11,7 @@
 #include "db.h"
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Statements one program may prepare on a connection. */
 #define MAX_PREPARED 32
@@ -28,6 +29,7 @@ struct db {
 	char *appname;
 	PGconn *conn;
 	unsigned gen; /* counts connections opened */
+	bool opened;  /* one was made: the next is a reconnect (metrics) */
 	/* what is prepared on `conn`; emptied when it is closed */
 	const struct statement *prepared[MAX_PREPARED];
 	int nprepared;
@@ -96,6 +98,7 @@ static bool db_open(struct db *db)
 		/* Every request tries again: one line a second is enough. */
 		int64_t now = now_ms();
 
+		metrics_add(M_DB_FAILURES, 1);
 		if (now - db->failed_log_ms >= 1000) {
 			log_error("database connection failed: %s%s",
 				  db->conn ? PQerrorMessage(db->conn)
@@ -110,6 +113,9 @@ static bool db_open(struct db *db)
 		db_close(db);
 		return false;
 	}
+	if (db->opened)
+		metrics_add(M_DB_RECONNECTS, 1);
+	db->opened = true;
 	if (db->failed_log_ms != 0) {
 		log_info("database connection is back");
 		db->failed_log_ms = 0;

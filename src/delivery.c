@@ -2,6 +2,7 @@
 #include "common.h"
 #include "delivery.h"
 #include "groupstore.h"
+#include "handlers.h"
 #include "events.h"
 #include "log.h"
 
@@ -56,6 +57,9 @@ static enum page deliver_page(struct app *app, struct session *s,
 		if (fits) {
 			s->io->send(s->io->ctx, json, strlen(json));
 			*last = l.items[i].seq;
+			count_metric(s, M_DELIVERED, 1);
+			if (s->state.phase == PHASE_SWEEP)
+				count_metric(s, M_REDELIVERED, 1);
 		}
 		event_free(json);
 		if (!fits)

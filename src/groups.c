@@ -13,7 +13,7 @@
 /* ---- fan-out ----------------------------------------------------------- */
 
 struct fanout *fanout_new(const char *json, const char *conversation_id,
-			  long long seq, const char *skip_conn)
+			  long long seq, const char *skip_conn, bool message)
 {
 	struct fanout *f = calloc(1, sizeof(*f));
 
@@ -22,6 +22,7 @@ struct fanout *fanout_new(const char *json, const char *conversation_id,
 	f->json = strdup(json);
 	f->conversation_id = strdup(conversation_id);
 	f->seq = seq;
+	f->message = message;
 	f->skip_conn = skip_conn ? strdup(skip_conn) : NULL;
 	if (f->json == NULL || f->conversation_id == NULL ||
 	    (skip_conn != NULL && f->skip_conn == NULL)) {
@@ -92,6 +93,8 @@ void fanout_run(struct app *app)
 					     online.ids[k]);
 				publish_ws(app->pub, channel, f->json,
 					   f->skip_conn);
+				if (f->message)
+					metrics_add(M_DELIVERED, 1);
 				if (k + 1 < online.n || i + 1 < q->n)
 					paced(&pace);
 			}
@@ -122,7 +125,7 @@ static void tell_members(struct app *app, struct session *s,
 			 "a client can be sent; dropped", g->conversation_id,
 			 change, strlen(json), EVENT_MAX);
 	else {
-		publish_group(app, s, g->conversation_id, 0, json, NULL);
+		publish_group(app, s, g->conversation_id, 0, json, NULL, false);
 		for (int i = 0; gone && i < n; i++)
 			publish_to(app, s, users[i], json, NULL);
 	}

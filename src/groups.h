@@ -22,7 +22,7 @@ void handle_get_receipts(struct app *app, struct session *s,
 
 /* A fan-out (session.h) with copies of its strings; NULL: out of memory. */
 struct fanout *fanout_new(const char *json, const char *conversation_id,
-			  long long seq, const char *skip_conn);
+			  long long seq, const char *skip_conn, bool message);
 void fanout_free(struct fanout *f);
 /* Queues f on the app (which owns it from then on); false: out of
  * memory, f still the caller's. */

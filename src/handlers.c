@@ -12,6 +12,7 @@
 #include "events.h"
 #include "groups.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 
 #include <time.h>
@@ -59,13 +60,13 @@ static void deferred_free(struct deferred *d)
 
 void publish_group(struct app *app, struct session *s,
 		   const char *conversation_id, long long seq,
-		   const char *json, const char *skip_conn)
+		   const char *json, const char *skip_conn, bool message)
 {
 	struct fanout *f;
 
 	if (json == NULL)
 		return;
-	f = fanout_new(json, conversation_id, seq, skip_conn);
+	f = fanout_new(json, conversation_id, seq, skip_conn, message);
 	if (f != NULL && !s->outbox.holding && fanout_queue(app, f))
 		return;
 	if (f != NULL && s->outbox.holding &&
@@ -115,9 +116,20 @@ void send_ack(struct session *s, char *json, const char *action,
 	}
 }
 
+void count_metric(struct session *s, enum metric m, uint64_t n)
+{
+	if (s->outbox.holding)
+		s->outbox.held[m] += n;
+	else
+		metrics_add(m, n);
+}
+
 void outbox_release(struct app *app, struct session *s)
 {
 	struct outbox *o = &s->outbox;
+
+	for (int m = 0; m < M_COUNT; m++)
+		metrics_add((enum metric)m, o->held[m]);
 
 	for (size_t i = 0; i < o->n; i++) {
 		struct deferred *d = &o->items[i];
@@ -155,12 +167,13 @@ void outbox_fail(struct session *s)
 		deferred_free(d);
 	}
 	free(o->items);
-	*o = (struct outbox){ 0 };
+	*o = (struct outbox){ 0 }; /* and what it counted: not done */
 }
 
 void send_error(struct session *s, const char *code, const char *message,
 		const char *action, const char *message_id)
 {
+	metrics_error(code);
 	send_event(s, event_error(code, message, action, message_id));
 }
 
@@ -242,12 +255,14 @@ static void handle_send(struct app *app, struct session *s,
 		stored_free(&row);
 		return;
 	}
+	if (row.inserted)
+		count_metric(s, M_STORED, 1);
 	if (row.inserted && m->recipient_id == NULL) {
 		/* Committed: every online member but this connection,
 		 * after the ack has gone. */
 		char *json = event_message(m);
 		publish_group(app, s, m->conversation_id, m->seq, json,
-			      s->conn_id);
+			      s->conn_id, true);
 		event_free(json);
 	} else if (row.inserted &&
 		   (row.recipient_online || row.sender_has_others)) {
@@ -255,8 +270,10 @@ static void handle_send(struct app *app, struct session *s,
 		 * sender's other devices, where there are any. */
 		char *json = event_message(m);
 		bool self = strcmp(m->recipient_id, s->user_id) == 0;
-		if (row.recipient_online)
+		if (row.recipient_online) {
 			publish_to(app, s, m->recipient_id, json, s->conn_id);
+			count_metric(s, M_DELIVERED, 1);
+		}
 		if (!self && row.sender_has_others)
 			publish_to(app, s, s->user_id, json, s->conn_id);
 		event_free(json);
@@ -284,6 +301,7 @@ static void handle_receipts(struct app *app, struct session *s,
 		char *json;
 		if (!c->changed)
 			continue;
+		count_metric(s, read ? M_READ : M_ACKED, 1);
 		json = event_status(c->id, c->conversation_id,
 				    read ? "read" : "delivered", c->is_deleted,
 				    c->at, c->group ? s->user_id : NULL);
@@ -323,7 +341,7 @@ static void handle_delete(struct app *app, struct session *s,
 						  true, d.at, NULL);
 			if (d.recipient_id == NULL)
 				publish_group(app, s, d.conversation_id, d.seq,
-					      json, NULL);
+					      json, NULL, false);
 			else
 				publish_to(app, s, s->user_id, json, NULL);
 			if (d.recipient_id != NULL &&
@@ -390,7 +408,8 @@ static void handle_typing(struct app *app, struct session *s,
 	}
 	json = event_typing(s->user_id, q->conversation_id, q->is_typing);
 	if (q->recipient_id == NULL)
-		publish_group(app, s, q->conversation_id, 0, json, s->conn_id);
+		publish_group(app, s, q->conversation_id, 0, json, s->conn_id,
+			      false);
 	else
 		publish_to(app, s, q->recipient_id, json, s->conn_id);
 	event_free(json);
@@ -531,7 +550,8 @@ enum open_result handle_open(struct app *app, struct session *s)
 	if (st != DB_OK)
 		return OPEN_UNAVAILABLE;
 	delivery_start(app, s);
-	log_debug("connect %s user %s", s->conn_id, s->user_id);
+	metrics_add(M_CONNECTS, 1);
+	log_info("connect %s user %s", s->conn_id, s->user_id);
 	return OPEN_OK;
 }
 
@@ -539,5 +559,7 @@ void handle_close(struct app *app, struct session *s)
 {
 	/* If this fails the row stays until the expiry job removes it. */
 	(void)store_disconnect(app->db, s->conn_id);
-	log_debug("disconnect %s", s->conn_id);
+	metrics_add(M_DISCONNECTS, 1);
+	log_info("disconnect %s user %s", s->conn_id,
+		 s->user_id ? s->user_id : "-");
 }

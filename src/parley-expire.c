@@ -22,14 +22,12 @@
 
 #include <libpq-fe.h>
 
+#include "command.h"
 #include "db.h"
 #include "log.h"
 #include "program.h"
-#include "tnetstring.h"
 
-#include <errno.h>
 #include <time.h>
-#include <zmq.h>
 
 #define CHECK_PAGE 1000       /* ids per conncheck request */
 #define CHECK_TIMEOUT_MS 5000 /* per conncheck answer */
@@ -87,95 +85,25 @@ static long expire_rows(struct db *db, long batch, int *rc)
 	return total;
 }
 
-/* Asks Pushpin which of ids[0..n) are alive; marks them in alive[]. */
-static bool conncheck(void *sock, char **ids, int n, bool *alive)
-{
-	struct buf req;
-	size_t args, list, top;
-	char reply[1 << 20];
-	struct tns_item it, ok_, value;
-	size_t used;
-	int got;
-	bool ok = false;
-
-	buf_init(&req);
-	top = req.len;
-	tns_bytes(&req, "id", 2);
-	tns_bytes(&req, "parley-expire", 13);
-	tns_bytes(&req, "method", 6);
-	tns_bytes(&req, "conncheck", 9);
-	tns_bytes(&req, "args", 4);
-	args = req.len;
-	tns_bytes(&req, "ids", 3);
-	list = req.len;
-	for (int i = 0; i < n; i++)
-		tns_bytes(&req, ids[i], strlen(ids[i]));
-	tns_close(&req, list, ']');
-	tns_close(&req, args, '}');
-	tns_close(&req, top, '}');
-	if (req.oom || zmq_send(sock, req.data, req.len, 0) < 0)
-		goto out;
-	got = zmq_recv(sock, reply, sizeof(reply), 0);
-	if (got < 0) {
-		log_error("Pushpin's command socket did not answer: %s",
-			  zmq_strerror(errno));
-		goto out;
-	}
-	if (got > (int)sizeof(reply) || !tns_parse(reply, (size_t)got, &it,
-						   &used) ||
-	    !tns_dict_get(&it, "success", &ok_) || ok_.type != '!' ||
-	    ok_.len != 4 || memcmp(ok_.data, "true", 4) != 0 ||
-	    !tns_dict_get(&it, "value", &value) || value.type != ']') {
-		log_error("unexpected conncheck answer from Pushpin");
-		goto out;
-	}
-	for (const char *p = value.data; p < value.data + value.len;) {
-		struct tns_item id;
-		if (!tns_parse(p, (size_t)(value.data + value.len - p), &id,
-			       &used) || id.type != ',')
-			goto out;
-		p += used;
-		for (int i = 0; i < n; i++)
-			if (strlen(ids[i]) == id.len &&
-			    memcmp(ids[i], id.data, id.len) == 0)
-				alive[i] = true;
-	}
-	ok = true;
-out:
-	buf_free(&req);
-	return ok;
-}
-
 /* Step 2. Returns rows deleted, or -1 (and *rc) on failure. */
 static long reconcile(struct db *db, const struct settings *cfg, long grace,
 		      long *checked, int *rc)
 {
 	char after[ID_MAX + 1] = "", limit[16], grace_s[16];
 	const char *params[3] = { after, limit, grace_s };
-	void *ctx = zmq_ctx_new(), *sock = NULL;
-	int timeout = CHECK_TIMEOUT_MS, linger = 0;
+	struct command *cmd;
+	char err[256];
 	long removed = 0;
 
 	snprintf(limit, sizeof(limit), "%d", CHECK_PAGE);
 	snprintf(grace_s, sizeof(grace_s), "%ld", grace);
 	*checked = 0;
-	if (ctx != NULL)
-		sock = zmq_socket(ctx, ZMQ_REQ);
-	if (sock == NULL) {
-		log_error("zmq: %s", zmq_strerror(errno));
-		*rc = EX_SOFTWARE;
-		removed = -1;
-		goto out;
-	}
-	zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
-	zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
-	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_connect(sock, cfg->pushpin_command_spec) != 0) {
-		log_error("zmq_connect %s: %s", cfg->pushpin_command_spec,
-			  zmq_strerror(errno));
+	cmd = command_open(cfg->pushpin_command_spec, CHECK_TIMEOUT_MS, err,
+			   sizeof(err));
+	if (cmd == NULL) {
+		log_error("%s", err);
 		*rc = EX_CONFIG;
-		removed = -1;
-		goto out;
+		return -1;
 	}
 	for (;;) {
 		enum db_status st;
@@ -193,7 +121,9 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 		n = PQntuples(r);
 		for (int i = 0; i < n; i++)
 			ids[i] = PQgetvalue(r, i, 0);
-		if (n > 0 && !conncheck(sock, ids, n, alive)) {
+		if (n > 0 &&
+		    !command_conncheck(cmd, ids, n, alive, err, sizeof(err))) {
+			log_error("%s", err);
 			PQclear(r);
 			*rc = EX_TEMPFAIL;
 			removed = -1;
@@ -225,10 +155,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 			break;
 	}
 out:
-	if (sock != NULL)
-		zmq_close(sock);
-	if (ctx != NULL)
-		zmq_ctx_term(ctx);
+	command_close(cmd);
 	return removed;
 }
 

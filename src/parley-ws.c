@@ -22,6 +22,8 @@
 #include "ratelimit.h"
 #include "ratetable.h"
 #include "groups.h"
+#include "http.h"
+#include "metrics.h"
 #include "request.h"
 #include "wsevent.h"
 
@@ -251,8 +253,47 @@ static const char *refusal_status(enum request_result r)
 	return "400 Bad Request";
 }
 
-static void serve(struct app *app, const struct auth *auth,
-		  FCGX_Request *req)
+/* The request's path, without its query string, into out ("" when
+ * there is none or it is too long for any route). */
+static const char *request_path(FCGX_Request *req, char *out, size_t size)
+{
+	const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
+	size_t n = uri ? strcspn(uri, "?") : 0;
+
+	if (n >= size)
+		n = 0;
+	memcpy(out, uri ? uri : "", n);
+	out[n] = '\0';
+	return out;
+}
+
+/* /healthz, /metrics (http.h). */
+static void serve_http(struct app *app, enum http_route route,
+		       FCGX_Request *req)
+{
+	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+	struct http_reply r;
+
+	http_serve(app, route, method, &r);
+	if (r.body.oom) {
+		reply_plain(req, "500 Internal Server Error", "out of memory");
+	} else {
+		FCGX_FPrintF(req->out, "Status: %s\r\nContent-Type: %s\r\n"
+			     "Cache-Control: no-store\r\n", r.status,
+			     r.content_type);
+		if (r.allow != NULL)
+			FCGX_FPrintF(req->out, "Allow: %s\r\n", r.allow);
+		FCGX_FPrintF(req->out, "Content-Length: %lu\r\n\r\n",
+			     (unsigned long)r.body.len);
+		if (method == NULL || strcmp(method, "HEAD") != 0)
+			FCGX_PutStr(r.body.data ? r.body.data : "",
+				    (int)r.body.len, req->out);
+	}
+	buf_free(&r.body);
+}
+
+static void serve_ws(struct app *app, const struct auth *auth,
+		     FCGX_Request *req)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	const char *ctype = FCGX_GetParam("CONTENT_TYPE", req->envp);
@@ -331,6 +372,32 @@ out:
 	buf_free(&resp.headers);
 	free(events);
 	free(body);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One request: the HTTP routes by path; anything else is the WebSocket
+ * endpoint, wherever the server mounts it (it refuses what is not
+ * Pushpin's). Timed for /metrics. */
+static void serve(struct app *app, const struct auth *auth,
+		  FCGX_Request *req)
+{
+	char path[64];
+	enum http_route route = http_route_of(request_path(req, path,
+							   sizeof(path)));
+	double t0 = mono_s();
+
+	if (route != HTTP_NONE)
+		serve_http(app, route, req);
+	else
+		serve_ws(app, auth, req);
+	metrics_request(route != HTTP_NONE ? REQ_HTTP : REQ_WS, mono_s() - t0);
 }
 
 static volatile sig_atomic_t stopping;
@@ -461,6 +528,10 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		log_error("rate_table: %s", err);
 		return EX_CANTCREAT;
 	}
+	if (!metrics_open(cfg->metrics_table, err, sizeof(err))) {
+		log_error("metrics_table: %s", err);
+		return EX_CANTCREAT;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
@@ -514,6 +585,7 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	db_free(app.db);
 	publisher_free(app.pub);
 	rate_table_close(rates);
+	metrics_close();
 	auth_free(auth);
 	return EX_OK;
 }

@@ -6,9 +6,16 @@
 #include "common.h"
 #include "publish.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <zmq.h>
 
 struct publisher {
@@ -102,6 +109,7 @@ bool publish_ws(struct publisher *p, const char *channel, const char *content,
 	frame[0] = 'J';
 	memcpy(frame + 1, json, n);
 	if (zmq_send(p->sock, frame, n + 1, ZMQ_DONTWAIT) < 0) {
+		metrics_add(M_PUBLISH_FAILURES, 1);
 		if (p->dropped++ % 1000 == 0)
 			log_warn("publish to %s dropped (%s); %lu so far",
 				 p->spec, zmq_strerror(errno), p->dropped);
@@ -113,4 +121,81 @@ out:
 	cJSON_free(json);
 	cJSON_Delete(item);
 	return ok;
+}
+
+/* ---- reachability (/healthz) ---------------------------------------------- */
+
+/* A non-blocking connect to addr, waited for at most timeout_ms. */
+static bool connect_within(int family, const struct sockaddr *addr,
+			   socklen_t len, int timeout_ms, char *err,
+			   size_t errlen)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	bool ok = false;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return false;
+	}
+	if (connect(fd, addr, len) == 0) {
+		ok = true;
+	} else if (errno == EINPROGRESS) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int n = poll(&p, 1, timeout_ms);
+		if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+					 &sl) == 0 && soerr == 0)
+			ok = true;
+		else
+			snprintf(err, errlen, "%s", n == 0 ? "timed out"
+				 : strerror(soerr ? soerr : errno));
+	} else {
+		snprintf(err, errlen, "%s", strerror(errno));
+	}
+	close(fd);
+	return ok;
+}
+
+bool publisher_reachable(const char *spec, int timeout_ms, char *err,
+			 size_t errlen)
+{
+	if (strncmp(spec, "ipc://", 6) == 0) {
+		struct sockaddr_un un = { .sun_family = AF_UNIX };
+		if (strlen(spec + 6) >= sizeof(un.sun_path)) {
+			snprintf(err, errlen, "%s: path too long", spec);
+			return false;
+		}
+		strcpy(un.sun_path, spec + 6);
+		return connect_within(AF_UNIX, (struct sockaddr *)&un,
+				      sizeof(un), timeout_ms, err, errlen);
+	}
+	if (strncmp(spec, "tcp://", 6) == 0) {
+		char host[256];
+		const char *colon = strrchr(spec + 6, ':');
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+					  .ai_flags = AI_NUMERICSERV };
+		struct addrinfo *res = NULL;
+		size_t n = colon ? (size_t)(colon - (spec + 6)) : 0;
+		bool ok;
+		int rc;
+
+		if (colon == NULL || n == 0 || n >= sizeof(host)) {
+			snprintf(err, errlen, "%s: not tcp://HOST:PORT", spec);
+			return false;
+		}
+		memcpy(host, spec + 6, n);
+		host[n] = '\0';
+		rc = getaddrinfo(host, colon + 1, &hints, &res);
+		if (rc != 0 || res == NULL) {
+			snprintf(err, errlen, "%s: %s", spec, gai_strerror(rc));
+			return false;
+		}
+		ok = connect_within(res->ai_family, res->ai_addr,
+				    res->ai_addrlen, timeout_ms, err, errlen);
+		freeaddrinfo(res);
+		return ok;
+	}
+	snprintf(err, errlen, "%s: not tcp:// or ipc://", spec);
+	return false;
 }

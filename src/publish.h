@@ -13,6 +13,12 @@ struct publisher;
 
 struct publisher *publisher_new(const char *spec);
 void publisher_free(struct publisher *p);
+/* Whether something listens on the publish socket `spec` (tcp://HOST:PORT
+ * or ipc://PATH): a plain connect, closed at once, within timeout_ms.
+ * ZeroMQ's own connect is silent about a socket nobody listens on, so
+ * /healthz asks the operating system. False with a reason in err. */
+bool publisher_reachable(const char *spec, int timeout_ms, char *err,
+			 size_t errlen) MUST_CHECK;
 /* Sends `content` as a WebSocket text message to every connection
  * subscribed to `channel`, except the one whose connection id is
  * `skip_conn` (may be NULL). */

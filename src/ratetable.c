@@ -2,16 +2,13 @@
 #include "common.h"
 #include "ratetable.h"
 #include "ratelimit.h"
+#include "shmfile.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define RT_MAGIC 0x3154415259524c50ULL /* "PLRYRAT1" little-endian */
@@ -117,54 +114,22 @@ static bool init_header(struct rt_header *h, char *err, size_t errlen)
 	return true;
 }
 
-/* Under flock: a new file grows to size and gets its header; an old one
- * must be this layout. */
-static struct rt_file *map_file(int fd, const char *path, char *err,
-				size_t errlen)
+/* Under the file's lock: a fresh file gets its header; an old one must
+ * be this layout. */
+static bool setup_file(void *map, char *err, size_t errlen)
 {
-	const size_t size = sizeof(struct rt_file);
-	struct stat st;
-	struct rt_file *f;
+	struct rt_file *f = map;
 
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 022) != 0 ||
-	    (st.st_uid != geteuid() && st.st_uid != 0)) {
-		snprintf(err, errlen, "%s: not a regular file of this user "
-			 "(uid %ld) or root, writable by it alone; remove it",
-			 path, (long)geteuid());
-		return NULL;
-	}
-	if (st.st_size != 0 && (size_t)st.st_size != size) {
-		snprintf(err, errlen, "%s: %lld bytes, not a rate table of "
-			 "this version (%zu); remove it (it is made anew)",
-			 path, (long long)st.st_size, size);
-		return NULL;
-	}
-	if (st.st_size == 0 && ftruncate(fd, (off_t)size) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	f = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (f == MAP_FAILED) {
-		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
-		return NULL;
-	}
 	if (__atomic_load_n(&f->h.magic, __ATOMIC_ACQUIRE) == 0 &&
-	    !init_header(&f->h, err, errlen)) {
-		munmap(f, size);
-		return NULL;
-	}
+	    !init_header(&f->h, err, errlen))
+		return false;
 	if (f->h.magic != RT_MAGIC || f->h.sets != RATE_TABLE_SETS ||
 	    f->h.ways != RATE_TABLE_WAYS) {
-		snprintf(err, errlen, "%s: not a rate table of this version; "
-			 "remove it (it is made anew)", path);
-		munmap(f, size);
-		return NULL;
+		snprintf(err, errlen, "not a rate table of this version; "
+			 "remove it (it is made anew)");
+		return false;
 	}
-	return f;
+	return true;
 }
 
 static void forget_pid(void);
@@ -175,35 +140,20 @@ struct rate_table *rate_table_open(const char *path, char *err,
 {
 	struct rate_table *t;
 	struct rt_file *f;
-	int fd;
 
 	if (path == NULL || *path == '\0') {
 		snprintf(err, errlen, "rate_table is empty: it must name a "
 			 "file (on a tmpfs, e.g. /dev/shm/parley-rates)");
 		return NULL;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	/* Workers start together: one of them creates, the others wait. */
-	if (flock(fd, LOCK_EX) != 0) {
-		snprintf(err, errlen, "%s: flock: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	f = map_file(fd, path, err, errlen);
-	/* Unlocked by hand: the mapping keeps the open file, and with it
-	 * the lock, after close(). */
-	(void)flock(fd, LOCK_UN);
-	close(fd);
+	f = shm_file_map(path, sizeof(*f), "rate table", setup_file, err,
+			 errlen);
 	if (f == NULL)
 		return NULL;
 	t = malloc(sizeof(*t));
 	if (t == NULL) {
 		snprintf(err, errlen, "out of memory");
-		munmap(f, sizeof(*f));
+		shm_file_unmap(f, sizeof(*f));
 		return NULL;
 	}
 	t->f = f;
@@ -221,7 +171,7 @@ void rate_table_close(struct rate_table *t)
 {
 	if (t == NULL)
 		return;
-	munmap(t->f, sizeof(*t->f));
+	shm_file_unmap(t->f, sizeof(*t->f));
 	free(t);
 }
 

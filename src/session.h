@@ -12,6 +12,7 @@
 #define PARLEY_SESSION_H
 
 #include "connstate.h"
+#include "metrics.h"
 #include "protocol.h"
 #include "publish.h"
 #include "ratetable.h"
@@ -28,6 +29,7 @@ struct fanout {
 	long long seq;         /* a message's: the members it was sent to;
 				  <= 0: every current member */
 	char *skip_conn;       /* the connection it skips, or NULL */
+	bool message;          /* a message event: counted as delivered */
 };
 
 struct fanouts {
@@ -92,6 +94,7 @@ struct outbox {
 	bool holding; /* a transaction is open: hold until COMMIT */
 	struct deferred *items;
 	size_t n, cap;
+	uint64_t held[M_COUNT]; /* counts (metrics.h) done at COMMIT */
 };
 
 struct session {

@@ -73,6 +73,9 @@ const struct option_def settings_options[] = {
 	STR(rate_table, "/dev/shm/parley-rates",
 	    "file of the host's shared rate buckets (on a tmpfs), mapped by "
 	    "every parley-ws of the host"),
+	STR(metrics_table, "/dev/shm/parley-metrics",
+	    "file of the host's shared counters that /metrics shows (on a "
+	    "tmpfs), mapped by every parley-ws of the host"),
 	NUM(expire_batch, "5000", 1, 100000,
 	    "rows the expiry job deletes per transaction"),
 	CHOICE(log_level, "info", "debug|info|warn|error",

@@ -32,6 +32,7 @@ struct settings {
 	long address_connect_burst; /* connects an address may make at once */
 	long forwarded_hops;      /* proxies before Pushpin in X-Forwarded-For */
 	char rate_table[256];     /* the host's shared rate buckets (a file) */
+	char metrics_table[256];  /* the host's shared counters (a file) */
 	long expire_batch;        /* rows deleted per expiry batch */
 	char auth_mode[8];        /* "jwt" or "none" */
 	char jwt_secret[512];     /* HS256 shared secret ("base64:" allowed) */

@@ -544,6 +544,28 @@ enum db_status store_disconnect(struct db *db, const char *conn_id)
 	return run_only(db, &st_disconnect, params, NULL);
 }
 
+/* No parameters. Columns: connection rows; one-to-one messages no
+ * device acked (messages_pending_idx). */
+static const struct statement st_counts = { "counts",
+	"SELECT (SELECT count(*) FROM connections), (SELECT count(*) FROM "
+	"messages WHERE status = 'sent' AND NOT is_deleted "
+	"AND recipient_id IS NOT NULL)", 0 };
+
+enum db_status store_counts(struct db *db, long long *connections,
+			    long long *pending)
+{
+	enum db_status st;
+	PGresult *r = db_run(db, &st_counts, NULL, &st);
+
+	*connections = *pending = -1;
+	if (r == NULL)
+		return st;
+	*connections = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	*pending = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return DB_OK;
+}
+
 enum db_status store_touch(struct db *db, const char *conn_id, long ttl)
 {
 	char ttl_s[24];

@@ -132,6 +132,10 @@ enum db_status store_connect(struct db *db, const char *conn_id,
 			     const char *user_id, long ttl, long max)
     MUST_CHECK;
 enum db_status store_disconnect(struct db *db, const char *conn_id);
+/* For /healthz and /metrics: connection rows and one-to-one messages no
+ * device acked (-1 each when it fails). */
+enum db_status store_counts(struct db *db, long long *connections,
+			    long long *pending) MUST_CHECK;
 enum db_status store_touch(struct db *db, const char *conn_id, long ttl)
     MUST_CHECK;
 
