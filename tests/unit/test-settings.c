@@ -519,6 +519,42 @@ static void test_readme(void)
 	}
 }
 
+/* man/parley.conf.5 has every option, with its default. */
+static void test_man(void)
+{
+	FILE *f = fopen(TOP_SRCDIR "/man/parley.conf.5", "r");
+	static char text[1 << 18];
+	size_t n;
+
+	if (!ok(f != NULL, "man/parley.conf.5 is readable"))
+		return;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	for (size_t i = 0; i < settings_option_count; i++) {
+		const struct option_def *o = &settings_options[i];
+		char want[600], def[256];
+		const char *at;
+		size_t k = 0;
+
+		/* roff escapes '-' as "\-" */
+		for (const char *c = o->def; *c && k + 3 < sizeof(def); c++) {
+			if (*c == '-')
+				def[k++] = '\\';
+			def[k++] = *c;
+		}
+		def[k] = '\0';
+		snprintf(want, sizeof(want), ".BI \"%s = \" value\n", o->name);
+		at = strstr(text, want);
+		ok(at != NULL, "man/parley.conf.5 documents %s", o->name);
+		snprintf(want, sizeof(want), "Default: %s", *def ? def : "(empty)");
+		ok(at != NULL && strstr(at, want) != NULL &&
+		   (strstr(at + 1, ".BI ") == NULL ||
+		    strstr(at, want) < strstr(at + 1, ".BI ")),
+		   "  with its default %s", o->def);
+	}
+}
+
 int main(void)
 {
 	clear_parley_env();
@@ -528,6 +564,7 @@ int main(void)
 	test_env();
 	test_docs();
 	test_readme();
+	test_man();
 	remove_tmpfiles();
 	return done_testing();
 }
