@@ -499,18 +499,31 @@ static void test_docs(void)
 	ok(same_settings(&s, &def), "  and gives the defaults");
 }
 
+/* The file at TOP_SRCDIR/name into text (NUL-terminated); false, and
+ * a failed test point, when it cannot be read. */
+static bool read_doc(const char *name, char *text, size_t size)
+{
+	char path[512];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", TOP_SRCDIR, name);
+	f = fopen(path, "r");
+	if (!ok(f != NULL, "%s is readable", name))
+		return false;
+	n = fread(text, 1, size - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return true;
+}
+
 /* The README's configuration table names every option. */
 static void test_readme(void)
 {
-	FILE *f = fopen(TOP_SRCDIR "/README.md", "r");
 	static char text[1 << 20];
-	size_t n;
 
-	if (!ok(f != NULL, "README.md is readable"))
+	if (!read_doc("README.md", text, sizeof(text)))
 		return;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
 	for (size_t i = 0; i < settings_option_count; i++) {
 		char quoted[80];
 		snprintf(quoted, sizeof(quoted), "`%s`", settings_options[i].name);
@@ -522,15 +535,10 @@ static void test_readme(void)
 /* man/parley.conf.5 has every option, with its default. */
 static void test_man(void)
 {
-	FILE *f = fopen(TOP_SRCDIR "/man/parley.conf.5", "r");
 	static char text[1 << 18];
-	size_t n;
 
-	if (!ok(f != NULL, "man/parley.conf.5 is readable"))
+	if (!read_doc("man/parley.conf.5", text, sizeof(text)))
 		return;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
 	for (size_t i = 0; i < settings_option_count; i++) {
 		const struct option_def *o = &settings_options[i];
 		char want[600], def[256];
