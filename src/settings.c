@@ -92,6 +92,18 @@ const struct option_def settings_options[] = {
 	NUM(jwt_leeway, "60", 0, 600, "seconds of clock skew for exp and nbf"),
 	STR(grip_sig_key, "", "Pushpin's sig_key: every request must carry "
 	    "a valid Grip-Sig (empty: not checked)"),
+	STR(api_keys_file, "", "file of the API keys that POST /api/messages "
+	    "accepts, one a line (empty: the HTTP API is off)"),
+	STR(push_webhook_url, "", "URL that parley-push POSTs an offline "
+	    "recipient's notification to (empty: no offline push)"),
+	STR(push_webhook_token, "", "sent to the webhook as Authorization: "
+	    "Bearer (empty: no Authorization header)"),
+	NUM(push_content, "0", 0, 1,
+	    "1: the offline push carries the message content too"),
+	NUM(push_timeout, "5", 1, 60,
+	    "seconds one webhook call may take before it counts as failed"),
+	NUM(push_max_age, "86400", 60, 2592000,
+	    "seconds an undelivered push is retried before it is dropped"),
 };
 const size_t settings_option_count = ARRAY_LEN(settings_options);
 

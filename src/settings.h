@@ -42,6 +42,12 @@ struct settings {
 	char jwt_audience[256];   /* required "aud" ("" = not checked) */
 	long jwt_leeway;          /* clock skew allowed for exp/nbf, seconds */
 	char grip_sig_key[512];   /* Pushpin's sig_key ("" = not checked) */
+	char api_keys_file[512];  /* keys of POST /api/messages ("" = off) */
+	char push_webhook_url[1024]; /* offline push target ("" = off) */
+	char push_webhook_token[512]; /* its Authorization: Bearer */
+	long push_content;        /* 1: the push carries the content */
+	long push_timeout;        /* seconds one webhook call may take */
+	long push_max_age;        /* seconds a push is retried, at most */
 	char log_level[16];
 	char run_as_user[64];     /* drop root privileges to this user */
 };
