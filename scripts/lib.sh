@@ -745,6 +745,23 @@ parley__sig_key() {
 	P_VAL[SIG_KEY]=$(cat "$P_STATE/sig_key")
 }
 
+# The HTTP send API's key file of a state dir (README, "HTTP send API"):
+# made with one key at its first start, then kept (keys added with
+# parley-admin create-api-key stay). Readable by the workers' group: they
+# re-read it when it changes, after giving root up.
+parley__api_keys() {
+	local f=$P_STATE/api-keys
+	if [ ! -s "$f" ]; then
+		(umask 027 &&
+			{ printf '# made by scripts/lib.sh at the first start, %s\n' \
+				"$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+			  od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; echo; } \
+			>"$f") || return 1
+	fi
+	chgrp "$PARLEY_WORKER_USER" "$f" && chmod 640 "$f" || return 1
+	P_VAL[API_KEYS_FILE]=$f
+}
+
 # STATE/parley.conf (the workers, as their login user, from
 # parley-settings.conf.in) and STATE/parley-expire.conf (the expiry job,
 # as its own, from parley-expire.conf.in: no keys).
@@ -1062,6 +1079,7 @@ parley_stack_start() {
 	parley__write_start_env "$set" || return 1
 	parley__start_postgres || return 1
 	parley__sig_key || return 1
+	parley__api_keys || return 1
 	parley__worker_env || return 1
 	parley__write_settings || return 1
 	parley__migrate || return 1

@@ -1,6 +1,7 @@
 /* http.c - see http.h. */
 #include "common.h"
 #include "http.h"
+#include "api.h"
 #include "publish.h"
 #include "log.h"
 #include "metrics.h"
@@ -17,7 +18,16 @@ enum http_route http_route_of(const char *path)
 		return HTTP_HEALTHZ;
 	if (strcmp(path, "/metrics") == 0)
 		return HTTP_METRICS;
+	if (strcmp(path, "/api/messages") == 0)
+		return HTTP_API_MESSAGES;
+	if (strncmp(path, "/api/", 5) == 0)
+		return HTTP_API;
 	return HTTP_NONE;
+}
+
+bool http_route_has_body(enum http_route route)
+{
+	return route == HTTP_API_MESSAGES;
 }
 
 static void healthz(struct app *app, struct http_reply *out)
@@ -52,14 +62,26 @@ static void metrics(struct app *app, struct http_reply *out)
 	metrics_write(&out->body, &g);
 }
 
-void http_serve(struct app *app, enum http_route route, const char *method,
-		struct http_reply *out)
+void http_serve(struct app *app, enum http_route route,
+		const struct http_request *rq, struct http_reply *out)
 {
+	const char *method = rq->method;
+
 	*out = (struct http_reply){ .status = "404 Not Found",
 				    .content_type = "text/plain" };
 	buf_init(&out->body);
-	if (route == HTTP_NONE) {
+	if (route == HTTP_NONE || route == HTTP_API) {
 		buf_puts(&out->body, "not found\n");
+		return;
+	}
+	if (route == HTTP_API_MESSAGES) {
+		if (method != NULL && strcmp(method, "POST") == 0) {
+			api_send(app, rq, out);
+			return;
+		}
+		out->status = "405 Method Not Allowed";
+		out->allow = "POST";
+		buf_puts(&out->body, "use POST\n");
 		return;
 	}
 	if (method == NULL ||

@@ -267,14 +267,31 @@ static const char *request_path(FCGX_Request *req, char *out, size_t size)
 	return out;
 }
 
-/* /healthz, /metrics (http.h). */
+/* /healthz, /metrics, /api/ (http.h). */
 static void serve_http(struct app *app, enum http_route route,
 		       FCGX_Request *req)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+	struct http_request rq = {
+		.method = method,
+		.authorization = FCGX_GetParam("HTTP_AUTHORIZATION",
+					       req->envp),
+	};
 	struct http_reply r;
+	char *body = NULL;
 
-	http_serve(app, route, method, &r);
+	if (http_route_has_body(route) && method != NULL &&
+	    strcmp(method, "POST") == 0) {
+		const char *status, *why;
+		body = read_body(req, &rq.len, &status, &why);
+		if (body == NULL) {
+			reply_plain(req, status, why);
+			return;
+		}
+		rq.body = body;
+	}
+	http_serve(app, route, &rq, &r);
+	free(body);
 	if (r.body.oom) {
 		reply_plain(req, "500 Internal Server Error", "out of memory");
 	} else {
@@ -283,6 +300,9 @@ static void serve_http(struct app *app, enum http_route route,
 			     r.content_type);
 		if (r.allow != NULL)
 			FCGX_FPrintF(req->out, "Allow: %s\r\n", r.allow);
+		if (r.www_authenticate != NULL)
+			FCGX_FPrintF(req->out, "WWW-Authenticate: %s\r\n",
+				     r.www_authenticate);
 		FCGX_FPrintF(req->out, "Content-Length: %lu\r\n\r\n",
 			     (unsigned long)r.body.len);
 		if (method == NULL || strcmp(method, "HEAD") != 0)
@@ -507,6 +527,7 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	struct app app;
 	struct auth *auth;
 	struct rate_table *rates;
+	struct apikeys_file keys;
 	FCGX_Request req;
 	char err[512];
 	int sock = 0;
@@ -532,6 +553,9 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		log_error("metrics_table: %s", err);
 		return EX_CANTCREAT;
 	}
+	/* Read before root is given up too (re-read when it changes, as
+	 * the workers' user: README, "HTTP send API"). */
+	apikeys_file_init(&keys, cfg->api_keys_file);
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
@@ -561,6 +585,7 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		return EX_OSERR;
 	}
 	app.rates = rates;
+	app.api_keys = keys;
 	if (FCGX_InitRequest(&req, sock, 0) != 0) {
 		log_error("FCGX_InitRequest failed");
 		return EX_SOFTWARE;
@@ -586,6 +611,7 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	publisher_free(app.pub);
 	rate_table_close(rates);
 	metrics_close();
+	apikeys_file_free(&app.api_keys);
 	auth_free(auth);
 	return EX_OK;
 }

@@ -10,6 +10,7 @@ void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	app->pub = pub;
 	app->rates = NULL;
 	app->later = (struct fanouts){ 0 };
+	app->api_keys = (struct apikeys_file){ 0 };
 	app->limits.max_content_bytes = (size_t)cfg->max_content_bytes;
 	app->limits.max_ids = (int)cfg->max_ids_per_frame;
 	app->limits.max_depth = (int)cfg->max_json_depth;

@@ -11,6 +11,7 @@
 #ifndef PARLEY_SESSION_H
 #define PARLEY_SESSION_H
 
+#include "apikeys.h"
 #include "connstate.h"
 #include "metrics.h"
 #include "protocol.h"
@@ -39,7 +40,8 @@ struct fanouts {
 
 /* Per-worker: read-only configuration, the database connection, the
  * publisher, the host's rate buckets (ratetable.h; NULL: a bridge that
- * keeps no rate limits), and the group fan-outs due after the answer. */
+ * keeps no rate limits), the group fan-outs due after the answer, and
+ * the HTTP API's keys (path "" until the bridge loads them: no API). */
 struct app {
 	const struct settings *cfg;
 	struct limits limits;
@@ -47,6 +49,7 @@ struct app {
 	struct publisher *pub;
 	struct rate_table *rates;
 	struct fanouts later; /* groups.h: fanout_run() */
+	struct apikeys_file api_keys; /* the HTTP API's (api.h) */
 };
 
 /* What a bridge provides for one request of one connection. */
