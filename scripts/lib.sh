@@ -3,6 +3,8 @@
 #
 # Source it from bash (it sets no shell options of its own):
 #   parley_install_deps                 install missing Debian packages
+#   parley_install_browser_deps         playwright-core from npm, for the
+#                                       browser test (tests/browser/)
 #   parley_build [CONFIGURE-ARGS...]    autoreconf (if needed), configure, make
 #   parley_build_copy DIR [CONFIGURE-ARGS...]
 #                                       a second build in DIR (VPATH) of a
@@ -63,10 +65,15 @@ PARLEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # libssl-dev (libcrypto, for configure) also comes with libpq-dev; named
 # here because configure checks for it. clang and libclang-rt-14-dev
 # (libFuzzer) build scripts/fuzz's targets; valgrind runs the unit tests.
+# chromium: tests/integration/test_browser.py drives the chat page in it
+# (headless, through playwright-core: parley_install_browser_deps).
 PARLEY_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
-	libcjson-dev uuid-dev libpq-dev libssl-dev libzmq3-dev postgresql
+	libcjson-dev uuid-dev libpq-dev libssl-dev libzmq3-dev libcurl4-openssl-dev
+	postgresql
 	lighttpd nginx pushpin node-ws python3-websockets curl clang
-	libclang-rt-14-dev valgrind)
+	libclang-rt-14-dev valgrind chromium)
+# Where parley_install_browser_deps puts playwright-core (git-ignored).
+PARLEY_BROWSER_DEPS=$PARLEY_ROOT/tests/browser/node_modules
 
 # The system user that owns the throwaway PostgreSQL clusters (PostgreSQL
 # refuses to run as root).
@@ -135,6 +142,32 @@ parley_install_deps() {
 		return 1
 	fi
 	parley__stop_system_services "${missing[@]}"
+}
+
+# playwright-core, at the version tests/browser/package.json pins (its
+# package-lock.json fixes the rest), from the npm registry into
+# PARLEY_BROWSER_DEPS, unless that version is there already. It drives
+# Debian's chromium (PARLEY_PACKAGES) and downloads no browser of its own.
+parley_install_browser_deps() {
+	local dir=$PARLEY_ROOT/tests/browser want have out
+	want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' \
+		"$dir/package.json" | head -n 1)
+	have=$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' \
+		"$PARLEY_BROWSER_DEPS/playwright-core/package.json" 2>/dev/null)
+	if [ -n "$want" ] && [ "$have" = "$want" ]; then
+		return 0
+	fi
+	if ! command -v npm >/dev/null; then
+		parley_err "npm is missing (it comes with the machine's Node.js)"
+		return 1
+	fi
+	parley_say "npm ci in tests/browser (playwright-core $want)"
+	out=$(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 300 \
+		npm ci --no-audit --no-fund --ignore-scripts 2>&1) || {
+		printf '%s\n' "$out" >&2
+		parley_err "npm ci in $dir failed"
+		return 1
+	}
 }
 
 # Stop (and on systemd machines disable) the system services of packages
@@ -524,6 +557,7 @@ parley_stack_stop() {
 	# SIGTERM while serving finishes its request first, so PostgreSQL
 	# waits until the workers are gone.
 	parley__stop_pid "$P_RUN/expire.pid" bash 5
+	parley__stop_pid "$P_RUN/push.pid" parley-push 10
 	parley__stop_pid "$P_RUN/pushpin.pid" pushpin 15
 	parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15 INT
 	parley__stop_pid "$P_RUN/nginx.pid" nginx 15 QUIT
@@ -636,6 +670,8 @@ parley__values() {
 		[PG_PORT]=$P_PG_PORT [PUSH_PORT]=$P_PUSH_PORT
 		[PUBLISH_PORT]=$P_PUBLISH_PORT [NGINX_PORT]=$P_NGINX_PORT
 		[FCGI_ADDR]=127.0.0.1:$P_FCGI_PORT
+		[HOOK_PORT]=$P_HOOK_PORT
+		[PUSH_WEBHOOK_URL]=${PARLEY_PUSH_WEBHOOK_URL:-}
 		[PARLEY_WS]=$(parley__build_dir)/src/parley-ws
 		[WORKER_USER]=$PARLEY_WORKER_USER
 		[WORKERS]=${PARLEY_WORKERS:-8}
@@ -643,6 +679,8 @@ parley__values() {
 		[PUSHPIN_LOG_LEVEL]=${PARLEY_PUSHPIN_LOG_LEVEL:-1}
 		[CLIENT_MAXCONN]=$maxconn
 		[PG_CONF]=${PARLEY_PG_CONF:-}
+		[WEB_DIR]=$PARLEY_ROOT/web
+		[BROWSER_DEPS]=$PARLEY_BROWSER_DEPS
 	)
 	for v in WORKERS PUSHPIN_LOG_LEVEL; do
 		case "${P_VAL[$v]}" in
@@ -806,6 +844,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'parley_job') THEN
         CREATE ROLE parley_job LOGIN IN ROLE parley_expire;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'parley_pusher') THEN
+        CREATE ROLE parley_pusher LOGIN IN ROLE parley_push;
+    END IF;
 END
 $$;
 SQL
@@ -872,12 +913,23 @@ parley__start_lighttpd_on() {
 # (PARLEY_SERVER=nginx), HTTP_PORT+1 beside lighttpd (PARLEY_NGINX, where
 # the test stack's Pushpin routes /nginx/ws).
 parley__start_nginx() {
-	local d=$P_STATE/nginx procs=${PARLEY_WORKERS:-8}
+	local d=$P_STATE/nginx procs=${PARLEY_WORKERS:-8} web=${P_VAL[WEB_DIR]}
 	[ "$P_SERVER" = nginx ] || procs=1
 	mkdir -p "$d/tmp" || return 1
+	# The chat page: nginx's workers run as nobody; when nobody cannot
+	# read the checkout (a 0700 directory above it), they serve a copy.
+	if ! runuser -u nobody -- test -r "${P_VAL[WEB_DIR]}/index.html" \
+		2>/dev/null; then
+		rm -rf "$P_WORKER_FALLBACK/web" && mkdir -p "$P_WORKER_FALLBACK" &&
+			cp -r "$PARLEY_ROOT/web" "$P_WORKER_FALLBACK/web" &&
+			chmod a+x "$P_WORKER_FALLBACK" &&
+			chmod -R a+rX "$P_WORKER_FALLBACK/web" || return 1
+		P_VAL[WEB_DIR]=$P_WORKER_FALLBACK/web
+	fi
 	parley__render "$d/parley.conf" "$PARLEY_ROOT/nginx/parley.conf.in" &&
 		parley__render "$d/nginx.conf" "$PARLEY_ROOT/nginx/nginx.conf.in" ||
 		return 1
+	P_VAL[WEB_DIR]=$web
 	parley_say "starting parley-ws --listen ${P_VAL[FCGI_ADDR]} --procs $procs and nginx on 127.0.0.1:$P_NGINX_PORT"
 	parley__spawn "$P_RUN/parley-ws.pid" "$P_LOG/parley-ws.log" \
 		env "${P_WORKER_ENV[@]}" "${P_VAL[PARLEY_WS]}" \
@@ -1029,6 +1081,8 @@ parley_stack_start() {
 	P_SERVER=${PARLEY_SERVER:-lighttpd}
 	P_NGINX_PORT=$((P_HTTP_PORT + 1))
 	P_FCGI_PORT=$((P_HTTP_PORT + 2))
+	# Where the test stack's offline push webhook listens (test_push.py).
+	P_HOOK_PORT=$((P_HTTP_PORT + 3))
 	busy=("${ports[@]}")
 	case "$P_SERVER" in
 	lighttpd)
@@ -1051,6 +1105,7 @@ parley_stack_start() {
 	P_DATABASE_URL=postgresql://$PARLEY_PG_USER@127.0.0.1:$P_PG_PORT/parley
 	P_WORKER_DATABASE_URL=postgresql://parley_ws@127.0.0.1:$P_PG_PORT/parley
 	P_EXPIRE_DATABASE_URL=postgresql://parley_job@127.0.0.1:$P_PG_PORT/parley
+	P_PUSH_DATABASE_URL=postgresql://parley_pusher@127.0.0.1:$P_PG_PORT/parley
 
 	# Stop whatever an earlier run of this state dir left behind, and keep
 	# its logs in log/previous/.
@@ -1090,8 +1145,27 @@ parley_stack_start() {
 		parley__start_nginx || return 1
 	fi
 	parley__start_pushpin || return 1
+	parley__start_push || return 1
 	parley__write_state || return 1
 	parley_say "the $set stack is up"
+}
+
+# The offline push sender (README, "Offline push"), when the workers'
+# settings name a webhook (PARLEY_PUSH_WEBHOOK_URL; the test stack's
+# points at test_push.py's receiver): parley-push with the workers'
+# settings but its own login user, started as root, switching to the
+# workers' user (run_as_user) after mapping the metrics file.
+parley__start_push() {
+	local url
+	url=$(sed -n 's/^push_webhook_url *= *//p' "$P_STATE/parley.conf" |
+		tail -n 1)
+	[ -n "$url" ] || return 0
+	parley_say "starting parley-push (webhook $url)"
+	parley__spawn "$P_RUN/push.pid" "$P_LOG/push.log" \
+		env "${P_WORKER_ENV[@]}" \
+		PARLEY_DATABASE_URL="$P_PUSH_DATABASE_URL" \
+		"$(parley__build_dir)/src/parley-push" \
+		--config "$P_STATE/parley.conf"
 }
 
 # ---------------------------------------------------------------------------

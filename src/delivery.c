@@ -103,6 +103,10 @@ static void deliver_backlog(struct app *app, struct session *s)
 
 	if (!next_page(app, s, 0))
 		return;
+	/* The connection's own channel too, which carries only
+	 * parley-admin disconnect's close (2 of Pushpin's 20 channels). */
+	conn_channel(channel, sizeof(channel), s->conn_id);
+	s->io->subscribe(s->io->ctx, channel);
 	user_channel(channel, sizeof(channel), s->user_id);
 	s->io->subscribe(s->io->ctx, channel);
 	s->state.phase = PHASE_SETTLE;

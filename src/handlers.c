@@ -204,6 +204,7 @@ static void handle_send(struct app *app, struct session *s,
 		.reply_to_message_id = q->reply_to_message_id,
 		.reply_to_content = q->reply_to_content,
 		.reply_to_sender_name = q->reply_to_sender_name,
+		.queue_push = app->cfg->push_webhook_url[0] != '\0',
 	};
 	struct stored row;
 	enum db_status st;

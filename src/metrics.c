@@ -3,16 +3,18 @@
 #include "metrics.h"
 #include "shmfile.h"
 
-#define MT_MAGIC 0x3154454d59524c50ULL /* "PLRYMET1" little-endian */
+#define MT_MAGIC 0x3254454d59524c50ULL /* "PLRYMET2" little-endian */
 
 struct mt_file {
 	uint64_t magic;
-	uint64_t count[M_COUNT];
+	uint64_t count[METRICS_SLOTS]; /* M_COUNT used */
 	uint64_t errors[METRICS_NERRORS];
 	/* per kind: a count per bucket (not cumulative), +Inf last */
 	uint64_t bucket[REQ_KINDS][METRICS_NBUCKETS + 1];
 	uint64_t sum_us[REQ_KINDS]; /* microseconds */
 };
+
+_Static_assert(M_COUNT <= METRICS_SLOTS, "METRICS_SLOTS too small");
 
 static struct mt_file own; /* until metrics_open maps the shared one */
 static struct mt_file *mt = &own;
@@ -185,5 +187,14 @@ void metrics_write(struct buf *out, const struct metrics_gauges *g)
 	counter(out, "parley_publish_failures_total", "Publishes that "
 		"Pushpin's publish socket did not take (dropped).",
 		M_PUBLISH_FAILURES);
+	counter(out, "parley_push_sent_total", "Offline pushes the webhook "
+		"accepted (2xx).", M_PUSH_SENT);
+	counter(out, "parley_push_failures_total", "Webhook calls that "
+		"failed and are retried with backoff.", M_PUSH_FAILURES);
+	counter(out, "parley_push_dropped_total", "Offline pushes given up: "
+		"older than push_max_age, or refused by the webhook with a "
+		"4xx.", M_PUSH_DROPPED);
+	counter(out, "parley_push_skipped_total", "Offline pushes not sent: "
+		"a device acked the message first.", M_PUSH_SKIPPED);
 	histogram(out);
 }

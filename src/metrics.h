@@ -29,8 +29,15 @@ enum metric {
 	M_DB_RECONNECTS,    /* database connections made after the first */
 	M_DB_FAILURES,      /* database connection attempts that failed */
 	M_PUBLISH_FAILURES, /* publishes Pushpin's socket did not take */
+	M_PUSH_SENT,        /* offline pushes the webhook accepted */
+	M_PUSH_FAILURES,    /* webhook calls that failed (retried) */
+	M_PUSH_DROPPED,     /* pushes given up (too old, or refused 4xx) */
+	M_PUSH_SKIPPED,     /* pushes not sent: delivered meanwhile */
 	M_COUNT
 };
+/* Counter slots in the shared file: room for counters to come, so that
+ * adding one keeps the file's layout (M_COUNT <= METRICS_SLOTS). */
+#define METRICS_SLOTS 32
 
 /* The error codes of PROTOCOL.md, in this order; another is counted as
  * the last, "other". */

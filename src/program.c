@@ -49,7 +49,9 @@ int program_main(int argc, char **argv, const struct program *p, void *ctx)
 			return EX_USAGE;
 		}
 	}
-	if (optind < argc) {
+	if (p->operands != NULL ? !p->operands(ctx, argc - optind,
+						argv + optind)
+				: optind < argc) {
 		usage(p, stderr);
 		return EX_USAGE;
 	}

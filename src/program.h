@@ -28,6 +28,10 @@ struct program {
 	const char *shortopts;
 	/* each of the program's own options; false: a usage error */
 	bool (*option)(void *ctx, int opt, const char *arg);
+	/* the operands left after the options (parley-admin's command and
+	 * its arguments); false: a usage error. NULL: the program takes
+	 * none, and any is a usage error */
+	bool (*operands)(void *ctx, int argc, char **argv);
 	/* with the settings loaded; returns an EX_* code */
 	int (*run)(void *ctx, const struct settings *cfg);
 };

@@ -75,30 +75,33 @@ static bool ensure_socket(struct publisher *p)
 	return true;
 }
 
-bool publish_ws(struct publisher *p, const char *channel, const char *content,
-		const char *skip_conn)
+/* A new item for `channel` and its formats.ws-message object in *ws;
+ * NULL when out of memory. */
+static cJSON *new_item(const char *channel, cJSON **ws)
 {
-	cJSON *item = cJSON_CreateObject(), *formats, *ws, *meta;
+	cJSON *item = cJSON_CreateObject(), *formats;
+
+	*ws = NULL;
+	if (item == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(item, "channel", channel) == NULL ||
+	    (formats = cJSON_AddObjectToObject(item, "formats")) == NULL ||
+	    (*ws = cJSON_AddObjectToObject(formats, "ws-message")) == NULL) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
+/* Sends one item (Pushpin's "J" + JSON frame); takes item. */
+static bool push_item(struct publisher *p, cJSON *item)
+{
 	char *json = NULL, *frame = NULL;
 	bool ok = false;
 	size_t n;
 
 	if (item == NULL || !ensure_socket(p))
 		goto out;
-	cJSON_AddStringToObject(item, "channel", channel);
-	formats = cJSON_AddObjectToObject(item, "formats");
-	ws = formats ? cJSON_AddObjectToObject(formats, "ws-message") : NULL;
-	if (ws == NULL || !cJSON_AddStringToObject(ws, "content", content))
-		goto out;
-	if (skip_conn != NULL) {
-		/* Pushpin's skip-self filter drops the item for the
-		 * subscriber whose meta "user" equals meta "sender"; each
-		 * connection sets "user" to its own connection id. */
-		meta = cJSON_AddObjectToObject(item, "meta");
-		if (meta == NULL ||
-		    !cJSON_AddStringToObject(meta, "sender", skip_conn))
-			goto out;
-	}
 	json = cJSON_PrintUnformatted(item);
 	if (json == NULL)
 		goto out;
@@ -121,6 +124,45 @@ out:
 	cJSON_free(json);
 	cJSON_Delete(item);
 	return ok;
+}
+
+bool publish_ws(struct publisher *p, const char *channel, const char *content,
+		const char *skip_conn)
+{
+	cJSON *ws, *meta, *item = new_item(channel, &ws);
+
+	if (item == NULL || !cJSON_AddStringToObject(ws, "content", content))
+		goto fail;
+	if (skip_conn != NULL) {
+		/* Pushpin's skip-self filter drops the item for the
+		 * subscriber whose meta "user" equals meta "sender"; each
+		 * connection sets "user" to its own connection id. */
+		meta = cJSON_AddObjectToObject(item, "meta");
+		if (meta == NULL ||
+		    !cJSON_AddStringToObject(meta, "sender", skip_conn))
+			goto fail;
+	}
+	return push_item(p, item);
+fail:
+	cJSON_Delete(item);
+	return false;
+}
+
+bool publish_close(struct publisher *p, const char *channel, int code)
+{
+	cJSON *ws, *item = new_item(channel, &ws);
+
+	if (item == NULL || !cJSON_AddStringToObject(ws, "action", "close") ||
+	    (code != 0 && !cJSON_AddNumberToObject(ws, "code", code))) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return push_item(p, item);
+}
+
+void conn_channel(char *out, size_t size, const char *conn_id)
+{
+	snprintf(out, size, "c:%s", conn_id);
 }
 
 /* ---- reachability (/healthz) ---------------------------------------------- */

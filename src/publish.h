@@ -24,5 +24,14 @@ bool publisher_reachable(const char *spec, int timeout_ms, char *err,
  * `skip_conn` (may be NULL). */
 bool publish_ws(struct publisher *p, const char *channel, const char *content,
 		const char *skip_conn);
+/* Closes every connection subscribed to `channel` (Pushpin's ws-message
+ * action "close"): the client gets a close frame with `code` (0: none,
+ * Pushpin's default). parley-admin disconnect, on conn_channel(). */
+bool publish_close(struct publisher *p, const char *channel, int code);
+
+/* "c:" + connection id: the channel only that connection subscribes to
+ * (delivery.c, with its user's "u:" channel), which carries nothing but
+ * parley-admin's close. */
+void conn_channel(char *out, size_t size, const char *conn_id);
 
 #endif

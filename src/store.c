@@ -103,26 +103,42 @@ void message_list_free(struct message_list *l)
  * SEND_IS_GROUP, SEND_IS_MEMBER tell why. Always one row. Columns:
  * MSG_COLUMNS, then SEND_*. The EXISTS read the connections and
  * group_members tables in the statement's snapshot. */
-static const struct statement st_send = { "send",
-	"WITH ins AS (INSERT INTO messages (message_id, conversation_id, "
-	"sender_id, sender_name, recipient_id, content, sent_at, "
-	"sent_at_text, reply_to_message_id, reply_to_content, "
-	"reply_to_sender_name) SELECT $1, $2, $3, $4, $5, $6, "
-	"$7::text::timestamptz, $7::text, $8, $9, $10 "
-	"WHERE CASE WHEN $5::text IS NULL THEN " SENDER_IS_MEMBER
-	" ELSE NOT " CONV_IS_GROUP " END "
-	"ON CONFLICT (message_id) DO NOTHING "
-	"RETURNING " MSG_COLUMNS ", true AS inserted, "
-	UTC("received_at") " AS acked_at), "
-	"r AS (SELECT * FROM ins UNION ALL "
-	"SELECT " MSG_COLUMNS ", false, " UTC("received_at")
-	" FROM messages WHERE message_id = $1 "
-	"AND NOT EXISTS (SELECT 1 FROM ins)) "
-	"SELECT r.*, "
-	"EXISTS (SELECT 1 FROM connections WHERE user_id = $5), "
-	"EXISTS (SELECT 1 FROM connections WHERE user_id = $3 "
-	"AND connection_id <> $11), " CONV_IS_GROUP ", " SENDER_IS_MEMBER
-	" FROM (SELECT 1) one LEFT JOIN r ON true", 11 };
+#define SEND_SQL(push_cte) \
+	"WITH ins AS (INSERT INTO messages (message_id, conversation_id, " \
+	"sender_id, sender_name, recipient_id, content, sent_at, " \
+	"sent_at_text, reply_to_message_id, reply_to_content, " \
+	"reply_to_sender_name) SELECT $1, $2, $3, $4, $5, $6, " \
+	"$7::text::timestamptz, $7::text, $8, $9, $10 " \
+	"WHERE CASE WHEN $5::text IS NULL THEN " SENDER_IS_MEMBER \
+	" ELSE NOT " CONV_IS_GROUP " END " \
+	"ON CONFLICT (message_id) DO NOTHING " \
+	"RETURNING " MSG_COLUMNS ", true AS inserted, " \
+	UTC("received_at") " AS acked_at), " \
+	push_cte \
+	"r AS (SELECT * FROM ins UNION ALL " \
+	"SELECT " MSG_COLUMNS ", false, " UTC("received_at") \
+	" FROM messages WHERE message_id = $1 " \
+	"AND NOT EXISTS (SELECT 1 FROM ins)) " \
+	"SELECT r.*, " \
+	"EXISTS (SELECT 1 FROM connections WHERE user_id = $5), " \
+	"EXISTS (SELECT 1 FROM connections WHERE user_id = $3 " \
+	"AND connection_id <> $11), " CONV_IS_GROUP ", " SENDER_IS_MEMBER \
+	" FROM (SELECT 1) one LEFT JOIN r ON true"
+static const struct statement st_send = { "send", SEND_SQL(""), 11 };
+/* The same, and with offline push on (sql/005_push.sql): a push_queue
+ * row for the recipient, or each current member but the sender, who
+ * has no connection row in the statement's snapshot; only when the
+ * message is new (a retried send queues nothing). */
+static const struct statement st_send_push = { "send_push", SEND_SQL(
+	"push AS (INSERT INTO push_queue (message_id, user_id) "
+	"SELECT i.message_id, u.user_id FROM ins i CROSS JOIN LATERAL ("
+	"SELECT i.recipient_id AS user_id WHERE i.recipient_id IS NOT NULL "
+	"UNION ALL SELECT gm.user_id FROM group_members gm "
+	"WHERE i.recipient_id IS NULL AND gm.conversation_id = "
+	"i.conversation_id AND gm.left_seq IS NULL "
+	"AND gm.user_id <> i.sender_id) u "
+	"WHERE NOT EXISTS (SELECT 1 FROM connections c "
+	"WHERE c.user_id = u.user_id) ON CONFLICT DO NOTHING), "), 11 };
 enum { SEND_INSERTED = MC_NCOLS, SEND_ACKED_AT, SEND_RECIPIENT_ONLINE,
        SEND_SENDER_OTHERS, SEND_IS_GROUP, SEND_IS_MEMBER };
 
@@ -136,7 +152,8 @@ enum db_status store_message(struct db *db, const struct message_in *in,
 		in->reply_to_sender_name, conn_id,
 	};
 	enum db_status st;
-	PGresult *r = db_run(db, &st_send, params, &st);
+	PGresult *r = db_run(db, in->queue_push ? &st_send_push : &st_send,
+			     params, &st);
 
 	*out = (struct stored){ 0 };
 	if (r == NULL)

@@ -50,6 +50,7 @@ struct message_in {
 	const char *reply_to_message_id;
 	const char *reply_to_content;
 	const char *reply_to_sender_name;
+	bool queue_push; /* offline push on: queue it for offline users */
 };
 
 struct stored {
