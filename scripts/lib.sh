@@ -152,8 +152,10 @@ parley_install_browser_deps() {
 	local dir=$PARLEY_ROOT/tests/browser want have out
 	want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' \
 		"$dir/package.json" | head -n 1)
+	# (|| true: none installed yet is no error under set -e.)
 	have=$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' \
-		"$PARLEY_BROWSER_DEPS/playwright-core/package.json" 2>/dev/null)
+		"$PARLEY_BROWSER_DEPS/playwright-core/package.json" \
+		2>/dev/null || true)
 	if [ -n "$want" ] && [ "$have" = "$want" ]; then
 		return 0
 	fi
