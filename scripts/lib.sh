@@ -445,6 +445,7 @@ parley__layout() {
 	# cannot reach the state dir (a checkout under a 0700 directory).
 	P_PG_FALLBACK=/var/tmp/parley-pg-$(parley__hash "$P_STATE")
 	P_WORKER_FALLBACK=/var/tmp/parley-workers-$(parley__hash "$P_STATE")
+	P_KEYS_FALLBACK=/var/tmp/parley-keys-$(parley__hash "$P_STATE")
 }
 
 # ---------------------------------------------------------------------------
@@ -633,7 +634,11 @@ parley_stack_drop_fallbacks() {
 		rm -f "$P_LOG/workers"
 		cp -r "$P_WORKER_FALLBACK" "$P_LOG/workers" 2>/dev/null || true
 	fi
-	rm -rf "$P_PG_FALLBACK" "$P_WORKER_FALLBACK" \
+	if [ -L "$P_STATE/api-keys" ]; then
+		cp "$P_KEYS_FALLBACK/api-keys" "$P_STATE/api-keys.tmp" 2>/dev/null &&
+			mv -f "$P_STATE/api-keys.tmp" "$P_STATE/api-keys"
+	fi
+	rm -rf "$P_PG_FALLBACK" "$P_WORKER_FALLBACK" "$P_KEYS_FALLBACK" \
 		"/tmp/parley-run-$(parley__hash "$P_STATE")"
 }
 
@@ -788,9 +793,21 @@ parley__sig_key() {
 # The HTTP send API's key file of a state dir (README, "HTTP send API"):
 # made with one key at its first start, then kept (keys added with
 # parley-admin create-api-key stay). Readable by the workers' group: they
-# re-read it when it changes, after giving root up.
+# re-read it when it changes, after giving root up. When that user cannot
+# reach the state dir (a checkout under a 0700 directory, such as mktemp
+# -d), the file lives in P_KEYS_FALLBACK, linked as STATE/api-keys.
 parley__api_keys() {
-	local f=$P_STATE/api-keys
+	local f=$P_STATE/api-keys dir=$P_KEYS_FALLBACK
+	if ! runuser -u "$PARLEY_WORKER_USER" -- test -x "$P_STATE" \
+		2>/dev/null; then
+		mkdir -p "$dir" && chgrp "$PARLEY_WORKER_USER" "$dir" &&
+			chmod 750 "$dir" || return 1
+		if [ ! -L "$f" ]; then
+			if [ -f "$f" ]; then mv -f "$f" "$dir/api-keys" || return 1; fi
+			ln -sfn "$dir/api-keys" "$f" || return 1
+		fi
+		f=$dir/api-keys
+	fi
 	if [ ! -s "$f" ]; then
 		(umask 027 &&
 			{ printf '# made by scripts/lib.sh at the first start, %s\n' \
