@@ -1143,6 +1143,9 @@ parley_stack_start() {
 
 	mkdir -p "$P_LOG" "$P_RUN" "$P_WWW" || return 1
 	chmod 755 "$P_STATE" "$P_LOG" && chmod 700 "$P_RUN" || return 1
+	# The counters of /metrics start at zero with the stack (and a table
+	# left by an older build's layout would stop the workers).
+	rm -f "$P_RUN/metrics" || return 1
 	# The workers run as PARLEY_WORKER_USER and may write their own files
 	# to log/ (workers.env).
 	parley__system_user "$PARLEY_WORKER_USER" parley-ws || return 1
