@@ -20,14 +20,17 @@
 #                                       delete those fallback directories only
 #   parley_stack_logs STATE_DIR [LINES] the last lines of every log
 #   parley_expire_loop_start STATE_DIR  parley-expire --reconcile every minute
-#   parley_stack_ctl STATE_DIR ACTION   stop, start or break one service,
-#                                       or restart the stack (the actions:
+#   parley_stack_ctl STATE_DIR ACTION [NODE]
+#                                       stop, start or break one service
+#                                       (of node NODE: pushpin-*), or
+#                                       restart the stack (the actions:
 #                                       see scripts/stackctl)
 #
 # Every configuration file of a stack is a template, rendered into the
 # state dir by parley__render: lighttpd/ (lighttpd.conf.in, and the
 # stack's parley-settings.conf.in and postgresql.conf.in), pushpin/
-# (pushpin.conf.in, routes.in) and nginx/ (nginx.conf.in, parley.conf.in).
+# (pushpin.conf.in, routes.in), nginx/ (nginx.conf.in, parley.conf.in)
+# and pgbouncer/ (pgbouncer.ini.in, pgbouncer-users.txt.in).
 # After parley_stack_start the PARLEY_STACK_* variables (URLs, ports) are
 # set and also written to STATE_DIR/stack.env. Runs as root on Debian 12;
 # needs no systemd. Every wait is bounded.
@@ -40,13 +43,23 @@
 #                          a relative path is taken from the checkout)
 #   PARLEY_SERVER          lighttpd (default), or nginx: nginx in front of
 #                          parley-ws --listen (scripts/up --server nginx)
-#   PARLEY_WORKERS         parley-ws processes (default 8)
+#   PARLEY_WORKERS         parley-ws processes (default 8; per node)
+#   PARLEY_NODES           Pushpin + lighttpd sets over the one PostgreSQL
+#                          (default 1, at most 9): node K>1 in STATE/nodeK,
+#                          its ports 10*(K-1) above node 1's (see "Several
+#                          nodes" below and in README.md)
 #   PARLEY_EXTRA_CONF      more lines for the workers' settings file
 #   PARLEY_PG_CONF         more postgresql.conf lines (e.g. for a profile:
 #                          shared_preload_libraries = 'pg_stat_statements')
 #   PARLEY_PUSHPIN_LOG_LEVEL  Pushpin's log_level (default 1)
 #   PARLEY_NGINX           non-empty: nginx beside lighttpd as well (the
 #                          test stack), on HTTP_PORT+1
+#   PARLEY_PGBOUNCER       1: PgBouncer in transaction mode on HTTP_PORT+4,
+#                          between PostgreSQL and the workers and expiry
+#                          job (their settings get database_pool_mode =
+#                          transaction); parley-migrate and parley-push
+#                          keep connecting directly (parley__start_pgbouncer)
+#   PARLEY_PGBOUNCER_POOL_SIZE  its default_pool_size (default 20)
 #   PARLEY_STACK_EXTRA     folders of more templates, ':'-separated, a
 #                          relative one taken from the checkout: scripts/test
 #                          adds its own wiring from tests/stack/ this way
@@ -67,11 +80,14 @@ PARLEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (libFuzzer) build scripts/fuzz's targets; valgrind runs the unit tests.
 # chromium: tests/integration/test_browser.py drives the chat page in it
 # (headless, through playwright-core: parley_install_browser_deps).
+# pgbouncer: PARLEY_PGBOUNCER=1 puts it between the workers and PostgreSQL.
+# systemd: systemd-analyze and systemd-sysusers check the shipped units
+# (tests/unit/test-deploy.sh; nothing is booted).
 PARLEY_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	libcjson-dev uuid-dev libpq-dev libssl-dev libzmq3-dev libcurl4-openssl-dev
-	postgresql
+	postgresql pgbouncer
 	lighttpd nginx pushpin node-ws python3-websockets curl clang
-	libclang-rt-14-dev valgrind chromium)
+	libclang-rt-14-dev valgrind chromium systemd)
 # Where parley_install_browser_deps puts playwright-core (git-ignored).
 PARLEY_BROWSER_DEPS=$PARLEY_ROOT/tests/browser/node_modules
 
@@ -181,7 +197,7 @@ parley__stop_system_services() {
 	local svc pkg stopped=()
 	for pkg in "$@"; do
 		case "$pkg" in
-		pushpin | lighttpd | postgresql) svc=$pkg ;;
+		pushpin | lighttpd | postgresql | pgbouncer) svc=$pkg ;;
 		*) continue ;;
 		esac
 		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
@@ -319,10 +335,10 @@ parley__render() {
 	mv "$out.tmp" "$out"
 }
 
-# Print the last lines of every log of a stack.
+# Print the last lines of every log of a stack (and of its nodes).
 parley_stack_logs() {
 	local f lines=${2:-40}
-	for f in "$1"/log/*.log; do
+	for f in "$1"/log/*.log "$1"/node[2-9]/log/*.log; do
 		[ -s "$f" ] || continue
 		printf '\n----- %s (last %s lines) -----\n' "$f" "$lines"
 		tail -n "$lines" "$f"
@@ -449,6 +465,100 @@ parley__layout() {
 }
 
 # ---------------------------------------------------------------------------
+# Several nodes (PARLEY_NODES; README, "Several nodes"). Node 1 is the
+# stack itself. Node K (2..9) is one more Pushpin and one more lighttpd
+# with its own workers, over the same PostgreSQL: its files in
+# STATE/nodeK, laid out as a state dir of its own (parley__layout: log/,
+# run/ or its /tmp fallback, pushpin.conf, routes, lighttpd.conf,
+# parley.conf), rendered from the same templates; its ports (WS, HTTP,
+# PUSH, PUBLISH) 10*(K-1) above node 1's, the step Pushpin's --id takes
+# (our pushpin.conf names every port itself). Its Pushpin routes to its
+# own lighttpd; every worker of every node publishes to every Pushpin
+# (publish_spec lists them all) and the expiry job asks them all
+# (pushpin_command_spec).
+
+# The node dirs a stack has (STATE/node2 ...), one a line.
+parley__node_dirs() {
+	local d
+	for d in "$1"/node[2-9]; do
+		if [ -d "$d" ]; then printf '%s\n' "$d"; fi
+	done
+	return 0
+}
+
+# parley__node K: makes node K's the current stack: P_STATE, P_LOG and
+# P_RUN (parley__layout of STATE/nodeK), the ports, and the placeholders
+# that differ (P_VAL). Call it in a subshell, with node 1's set.
+parley__node() {
+	local step=$((10 * ($1 - 1)))
+	parley__layout "$P_STATE/node$1"
+	P_WS_PORT=$((P_WS_PORT + step)) P_HTTP_PORT=$((P_HTTP_PORT + step))
+	P_PUSH_PORT=$((P_PUSH_PORT + step))
+	P_PUBLISH_PORT=$((P_PUBLISH_PORT + step))
+	P_VAL[STATE_DIR]=$P_STATE P_VAL[RUN_DIR]=$P_RUN P_VAL[LOG_DIR]=$P_LOG
+	P_VAL[WS_PORT]=$P_WS_PORT P_VAL[HTTP_PORT]=$P_HTTP_PORT
+	P_VAL[PUSH_PORT]=$P_PUSH_PORT P_VAL[PUBLISH_PORT]=$P_PUBLISH_PORT
+}
+
+# P_VAL's PUBLISH_SPECS and COMMAND_SPECS: every node's Pushpin publish
+# input and command socket, comma-separated (the workers' publish_spec,
+# the workers' and the expiry job's pushpin_command_spec).
+parley__node_specs() {
+	local k run pub="" cmd=""
+	for k in $(seq 1 "$P_NODES"); do
+		if [ "$k" = 1 ]; then
+			run=$P_RUN
+		else
+			run=$(parley__layout "$P_STATE/node$k" && echo "$P_RUN")
+		fi
+		pub+=${pub:+,}tcp://127.0.0.1:$((P_PUSH_PORT + 10 * (k - 1)))
+		cmd+=${cmd:+,}ipc://$run/pushpin-command
+	done
+	P_VAL[PUBLISH_SPECS]=$pub P_VAL[COMMAND_SPECS]=$cmd
+}
+
+# parley__node_start_server K: node K's lighttpd and workers, on settings
+# of their own (STATE/nodeK/parley.conf: the same template and values,
+# but the rate and metrics tables in the node's run dir, as on a host of
+# its own).
+parley__node_start_server() {
+	(
+		parley__node "$1"
+		mkdir -p "$P_LOG" "$P_RUN" || exit 1
+		chmod 755 "$P_STATE" && chmod 700 "$P_RUN" || exit 1
+		chgrp "$PARLEY_WORKER_USER" "$P_LOG" && chmod 775 "$P_LOG" ||
+			exit 1
+		parley__rotate_logs || exit 1
+		parley__write_settings || exit 1
+		# Node 1's is the one the expiry job reads.
+		rm -f "$P_STATE/parley-expire.conf"
+		parley_say "node $1: lighttpd on 127.0.0.1:$P_HTTP_PORT"
+		parley__start_lighttpd
+	)
+}
+
+# parley__node_start_pushpin K: node K's Pushpin, routing to its lighttpd.
+parley__node_start_pushpin() {
+	(
+		parley__node "$1"
+		parley_say "node $1: Pushpin on 127.0.0.1:$P_WS_PORT"
+		parley__start_pushpin
+	)
+}
+
+# parley__node_stop NAME SECONDS [SIGNAL]: parley__stop_pid of every node's
+# NAME (pushpin or lighttpd).
+parley__node_stop() {
+	local d
+	while IFS= read -r d; do
+		(
+			parley__layout "$d"
+			parley__stop_pid "$P_RUN/$1.pid" "$1" "$2" "${3:-TERM}"
+		)
+	done < <(parley__node_dirs "$P_STATE")
+}
+
+# ---------------------------------------------------------------------------
 # Stopping
 
 # parley__stop_pid PIDFILE NAME SECONDS [SIGNAL]: SIGNAL (default TERM)
@@ -510,7 +620,8 @@ parley__leftovers() {
 		comm=$(cat "$d/comm" 2>/dev/null) || continue
 		case "$comm" in
 		pushpin | condure | zurl | pushpin-proxy | pushpin-handle* | \
-			m2adapter | lighttpd | nginx | parley-ws | postgres | pg_ctl) ;;
+			m2adapter | lighttpd | nginx | parley-ws | postgres | pg_ctl | \
+			pgbouncer) ;;
 		*) continue ;;
 		esac
 		cwd=$(readlink "$d/cwd" 2>/dev/null)/ || cwd=""
@@ -534,7 +645,7 @@ parley__leftovers() {
 
 parley_stack_stop() {
 	local state=${1:?usage: parley_stack_stop STATE_DIR} owner bindir
-	local pid i pids
+	local pid i pids d
 	[ -d "$state" ] || return 0
 	state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
@@ -562,10 +673,15 @@ parley_stack_stop() {
 	parley__stop_pid "$P_RUN/expire.pid" bash 5
 	parley__stop_pid "$P_RUN/push.pid" parley-push 10
 	parley__stop_pid "$P_RUN/pushpin.pid" pushpin 15
+	parley__node_stop pushpin 15
 	parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15 INT
+	parley__node_stop lighttpd 15 INT
 	parley__stop_pid "$P_RUN/nginx.pid" nginx 15 QUIT
 	parley__stop_pid "$P_RUN/parley-ws.pid" parley-ws 15
 	parley__wait_workers 15
+	# PgBouncer after its clients, before PostgreSQL (SIGTERM: at once;
+	# the workers are gone).
+	parley__stop_pid "$P_RUN/pgbouncer.pid" pgbouncer 10
 
 	if [ -f "$P_PGDATA/postmaster.pid" ]; then
 		pid=$(parley__read_pid "$P_PGDATA/postmaster.pid") || pid=""
@@ -612,6 +728,15 @@ parley_stack_stop() {
 	if [ -d "$P_RUN" ]; then
 		rm -f "$P_RUN"/pushpin-* "$P_RUN"/*.sock* "$P_RUN"/*.pid
 	fi
+	while IFS= read -r d; do
+		(
+			parley__layout "$d"
+			if [ -d "$P_RUN" ]; then
+				rm -f "$P_RUN"/pushpin-* "$P_RUN"/*.sock* \
+					"$P_RUN"/*.pid
+			fi
+		)
+	done < <(parley__node_dirs "$P_STATE")
 	return 0
 }
 
@@ -619,7 +744,7 @@ parley_stack_stop() {
 # PostgreSQL cluster and the workers' files in /var/tmp, the run dir in
 # /tmp), keeping their logs in STATE_DIR/log.
 parley_stack_drop_fallbacks() {
-	local state=${1:?usage: parley_stack_drop_fallbacks STATE_DIR}
+	local state=${1:?usage: parley_stack_drop_fallbacks STATE_DIR} d
 	[ -d "$state" ] || return 0
 	state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
@@ -640,6 +765,9 @@ parley_stack_drop_fallbacks() {
 	fi
 	rm -rf "$P_PG_FALLBACK" "$P_WORKER_FALLBACK" "$P_KEYS_FALLBACK" \
 		"/tmp/parley-run-$(parley__hash "$P_STATE")"
+	while IFS= read -r d; do
+		rm -rf "/tmp/parley-run-$(parley__hash "$d")"
+	done < <(parley__node_dirs "$P_STATE")
 }
 
 # Stop the stack and delete its state, including fallback directories.
@@ -678,6 +806,10 @@ parley__values() {
 		[PUBLISH_PORT]=$P_PUBLISH_PORT [NGINX_PORT]=$P_NGINX_PORT
 		[FCGI_ADDR]=127.0.0.1:$P_FCGI_PORT
 		[HOOK_PORT]=$P_HOOK_PORT
+		[PGBOUNCER_PORT]=$P_PGBOUNCER_PORT
+		[PGBOUNCER_POOL_SIZE]=${PARLEY_PGBOUNCER_POOL_SIZE:-20}
+		[DATABASE_POOL_MODE]=$([ -n "$P_PGBOUNCER" ] && echo transaction || echo session)
+		[PG_USER]=$PARLEY_PG_USER
 		[PUSH_WEBHOOK_URL]=${PARLEY_PUSH_WEBHOOK_URL:-}
 		[PARLEY_WS]=$(parley__build_dir)/src/parley-ws
 		[WORKER_USER]=$PARLEY_WORKER_USER
@@ -689,7 +821,7 @@ parley__values() {
 		[WEB_DIR]=$PARLEY_ROOT/web
 		[BROWSER_DEPS]=$PARLEY_BROWSER_DEPS
 	)
-	for v in WORKERS PUSHPIN_LOG_LEVEL; do
+	for v in WORKERS PUSHPIN_LOG_LEVEL PGBOUNCER_POOL_SIZE; do
 		case "${P_VAL[$v]}" in
 		'' | *[!0-9]*)
 			parley_err "PARLEY_$v must be a number, not '${P_VAL[$v]}'"
@@ -843,7 +975,10 @@ parley__migrate() {
 	parley_say "applying migrations (sql/)"
 	parley__env_clean
 	# As the schema owner; the programs' login users come afterwards.
+	# Directly, in a session of its own (its advisory lock), whatever the
+	# workers' database_pool_mode.
 	if ! "${PARLEY__ENV[@]}" PARLEY_DATABASE_URL="$P_DATABASE_URL" \
+		PARLEY_DATABASE_POOL_MODE=session \
 		"$(parley__build_dir)/src/parley-migrate" \
 		--config "$P_STATE/parley.conf" --dir "$PARLEY_ROOT/sql" \
 		>>"$P_LOG/migrate.log" 2>&1; then
@@ -873,6 +1008,50 @@ SQL
 		tail -n 20 "$P_LOG/migrate.log" >&2
 		return 1
 	}
+}
+
+# PgBouncer (PARLEY_PGBOUNCER=1; README, "PgBouncer"), after PostgreSQL
+# and the migrations (the login users exist), before the workers:
+# STATE/pgbouncer.ini and STATE/pgbouncer-users.txt from pgbouncer/, on
+# 127.0.0.1:HTTP_PORT+4 in transaction mode. Started as root with -u: it
+# reads its files (root's, mode 600), then runs as the cluster's
+# unprivileged user (it refuses root). Ready when a query through it
+# sees the timeouts its connect_query sets.
+parley__pgbouncer_ready() {
+	[ "$("$P_PG_BINDIR/psql" -X -q -tA "$P_POOLED_DATABASE_URL?connect_timeout=2" \
+		-c 'SHOW lock_timeout' 2>/dev/null)" = 2s ]
+}
+
+# parley__pgbouncer_pools_ready PORT BINDIR: a query through the PgBouncer
+# on PORT succeeds as each user of its auth file (each is a pool of its
+# own).
+parley__pgbouncer_pools_ready() {
+	local u
+	for u in parley_ws parley_job "$PARLEY_PG_USER"; do
+		[ "$("$2/psql" -X -q -tA \
+			"postgresql://$u@127.0.0.1:$1/parley?connect_timeout=2" \
+			-c 'SELECT 1' 2>/dev/null)" = 1 ] || return 1
+	done
+}
+
+parley__start_pgbouncer() {
+	[ -n "$P_PGBOUNCER" ] || return 0
+	command -v pgbouncer >/dev/null || {
+		parley_err "pgbouncer is missing (PARLEY_PGBOUNCER=1): apt-get install pgbouncer"
+		return 1
+	}
+	parley__render "$P_STATE/pgbouncer-users.txt" \
+		"$PARLEY_ROOT/pgbouncer/pgbouncer-users.txt.in" &&
+		parley__render "$P_STATE/pgbouncer.ini" \
+			"$PARLEY_ROOT/pgbouncer/pgbouncer.ini.in" || return 1
+	parley_say "starting PgBouncer on 127.0.0.1:$P_PGBOUNCER_PORT (transaction pooling, ${P_VAL[PGBOUNCER_POOL_SIZE]} server connections per user)"
+	parley__spawn "$P_RUN/pgbouncer.pid" "$P_LOG/pgbouncer.log" \
+		pgbouncer -u "$PARLEY_PG_USER" "$P_STATE/pgbouncer.ini" || return 1
+	if ! parley__wait_for 30 "PgBouncer on port $P_PGBOUNCER_PORT" \
+		"$P_RUN/pgbouncer.pid" parley__pgbouncer_ready; then
+		tail -n 20 "$P_LOG/pgbouncer.log" >&2
+		return 1
+	fi
 }
 
 # P_WORKER_ENV: NAME=VALUE words for the workers' environment (lighttpd
@@ -1031,7 +1210,8 @@ parley__write_start_env() {
 		for v in PARLEY_BUILD_DIR PARLEY_SERVER PARLEY_WORKERS \
 			PARLEY_EXTRA_CONF PARLEY_PG_CONF PARLEY_PUSHPIN_LOG_LEVEL \
 			PARLEY_NGINX PARLEY_STACK_EXTRA PARLEY_JWT_SECRET \
-			PARLEY_JWT_ISSUER PARLEY_JWT_AUDIENCE; do
+			PARLEY_JWT_ISSUER PARLEY_JWT_AUDIENCE PARLEY_NODES \
+			PARLEY_PGBOUNCER PARLEY_PGBOUNCER_POOL_SIZE; do
 			if [ -n "${!v+x}" ]; then
 				printf '%s=%q\n' "$v" "${!v}"
 			fi
@@ -1044,7 +1224,7 @@ parley__write_start_env() {
 # extra folders' stack.env.in (tests/stack: what the tests need to know of
 # its additions); then read back, so the caller has them set too.
 parley__write_state() {
-	local f=$P_STATE/stack.env
+	local f=$P_STATE/stack.env k
 	parley__render "$f.extra" stack.env.in || return 1
 	{
 		echo "# Written by scripts/lib.sh when the stack started."
@@ -1055,7 +1235,22 @@ parley__write_state() {
 			BACKEND_URL "http://127.0.0.1:$P_HTTP_PORT/ws" \
 			WS_PORT "$P_WS_PORT" PUSH_PORT "$P_PUSH_PORT" \
 			PUBLISH_PORT "$P_PUBLISH_PORT" PG_BINDIR "$P_PG_BINDIR" \
-			BUILD_DIR "$(parley__build_dir)"
+			BUILD_DIR "$(parley__build_dir)" NODES "$P_NODES" \
+			POOLER "${P_PGBOUNCER:+pgbouncer}" \
+			POOLED_DATABASE_URL "$P_POOLED_DATABASE_URL" \
+			PGBOUNCER_PORT "${P_PGBOUNCER:+$P_PGBOUNCER_PORT}"
+		# Nodes 2.. (parley__node): the same, with _K appended.
+		for k in $(seq 2 "$P_NODES"); do
+			(
+				parley__node "$k"
+				printf "PARLEY_STACK_%s_$k=%q\n" \
+					WS_URL "ws://127.0.0.1:$P_WS_PORT/ws" \
+					PUBLISH_URL "http://127.0.0.1:$P_PUBLISH_PORT/publish/" \
+					BACKEND_URL "http://127.0.0.1:$P_HTTP_PORT/ws" \
+					WS_PORT "$P_WS_PORT" PUSH_PORT "$P_PUSH_PORT" \
+					PUBLISH_PORT "$P_PUBLISH_PORT" STATE "$P_STATE"
+			)
+		done
 		cat "$f.extra"
 	} >"$f.tmp" && chmod 600 "$f.tmp" && rm -f "$f.extra" &&
 		mv "$f.tmp" "$f" || return 1
@@ -1102,7 +1297,20 @@ parley_stack_start() {
 	P_FCGI_PORT=$((P_HTTP_PORT + 2))
 	# Where the test stack's offline push webhook listens (test_push.py).
 	P_HOOK_PORT=$((P_HTTP_PORT + 3))
+	# PgBouncer (PARLEY_PGBOUNCER=1).
+	P_PGBOUNCER_PORT=$((P_HTTP_PORT + 4))
 	busy=("${ports[@]}")
+	case "${PARLEY_PGBOUNCER:-}" in
+	'' | 0) P_PGBOUNCER="" ;;
+	1)
+		P_PGBOUNCER=1
+		busy+=("$P_PGBOUNCER_PORT")
+		;;
+	*)
+		parley_err "PARLEY_PGBOUNCER must be 1 or 0, not '$PARLEY_PGBOUNCER'"
+		return 1
+		;;
+	esac
 	case "$P_SERVER" in
 	lighttpd)
 		if [ -n "${PARLEY_NGINX:-}" ]; then
@@ -1118,6 +1326,27 @@ parley_stack_start() {
 		return 1
 		;;
 	esac
+	# Nodes 2..PARLEY_NODES: ports 10*(K-1) above node 1's.
+	P_NODES=${PARLEY_NODES:-1}
+	case "$P_NODES" in
+	[1-9]) ;;
+	*)
+		parley_err "PARLEY_NODES must be 1..9, not '$P_NODES'"
+		return 1
+		;;
+	esac
+	if [ "$P_NODES" != 1 ] && [ "$P_SERVER" != lighttpd ]; then
+		parley_err "PARLEY_NODES=$P_NODES needs PARLEY_SERVER=lighttpd"
+		return 1
+	fi
+	for p in $(seq 10 10 $((10 * (P_NODES - 1)))); do
+		busy+=($((P_WS_PORT + p)) $((P_HTTP_PORT + p))
+			$((P_PUSH_PORT + p)) $((P_PUBLISH_PORT + p)))
+	done
+	if [ "$(printf '%s\n' "${busy[@]}" | sort -u | wc -l)" != ${#busy[@]} ]; then
+		parley_err "the ports of the $P_NODES nodes overlap: ${busy[*]}"
+		return 1
+	fi
 
 	mkdir -p "$state" && state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
@@ -1125,11 +1354,25 @@ parley_stack_start() {
 	P_WORKER_DATABASE_URL=postgresql://parley_ws@127.0.0.1:$P_PG_PORT/parley
 	P_EXPIRE_DATABASE_URL=postgresql://parley_job@127.0.0.1:$P_PG_PORT/parley
 	P_PUSH_DATABASE_URL=postgresql://parley_pusher@127.0.0.1:$P_PG_PORT/parley
+	# Through PgBouncer: the workers and the expiry job (settings files);
+	# the owner's URL there is for the tests (PARLEY_STACK_POOLED_DATABASE_URL).
+	P_POOLED_DATABASE_URL=""
+	if [ -n "$P_PGBOUNCER" ]; then
+		P_WORKER_DATABASE_URL=postgresql://parley_ws@127.0.0.1:$P_PGBOUNCER_PORT/parley
+		P_EXPIRE_DATABASE_URL=postgresql://parley_job@127.0.0.1:$P_PGBOUNCER_PORT/parley
+		P_POOLED_DATABASE_URL=postgresql://$PARLEY_PG_USER@127.0.0.1:$P_PGBOUNCER_PORT/parley
+	fi
 
 	# Stop whatever an earlier run of this state dir left behind, and keep
 	# its logs in log/previous/.
 	parley_stack_stop "$P_STATE" || return 1
 	parley__rotate_logs || return 1
+	# The nodes of an earlier run with a larger PARLEY_NODES.
+	while IFS= read -r p; do
+		if [ "${p##*/node}" -gt "$P_NODES" ]; then
+			rm -rf "$p" "/tmp/parley-run-$(parley__hash "$p")"
+		fi
+	done < <(parley__node_dirs "$P_STATE")
 
 	for p in "${busy[@]}"; do
 		if parley__port_open "$p"; then
@@ -1152,7 +1395,7 @@ parley_stack_start() {
 	chgrp "$PARLEY_WORKER_USER" "$P_LOG" && chmod 775 "$P_LOG" || return 1
 	parley_say "starting the $set stack in $P_STATE ($P_SERVER in front of the workers)"
 
-	parley__values || return 1
+	parley__values && parley__node_specs || return 1
 	parley__write_start_env "$set" || return 1
 	parley__start_postgres || return 1
 	parley__sig_key || return 1
@@ -1160,13 +1403,20 @@ parley_stack_start() {
 	parley__worker_env || return 1
 	parley__write_settings || return 1
 	parley__migrate || return 1
+	parley__start_pgbouncer || return 1
 	if [ "$P_SERVER" = lighttpd ]; then
 		parley__start_lighttpd || return 1
 	fi
 	if [ "$P_SERVER" = nginx ] || [ -n "${PARLEY_NGINX:-}" ]; then
 		parley__start_nginx || return 1
 	fi
+	for p in $(seq 2 "$P_NODES"); do
+		parley__node_start_server "$p" || return 1
+	done
 	parley__start_pushpin || return 1
+	for p in $(seq 2 "$P_NODES"); do
+		parley__node_start_pushpin "$p" || return 1
+	done
 	parley__start_push || return 1
 	parley__write_state || return 1
 	parley_say "the $set stack is up"
@@ -1175,8 +1425,10 @@ parley_stack_start() {
 # The offline push sender (README, "Offline push"), when the workers'
 # settings name a webhook (PARLEY_PUSH_WEBHOOK_URL; the test stack's
 # points at test_push.py's receiver): parley-push with the workers'
-# settings but its own login user, started as root, switching to the
-# workers' user (run_as_user) after mapping the metrics file.
+# settings but its own login user, directly to PostgreSQL in a session of
+# its own (it LISTENs) even when the workers go through PgBouncer, started
+# as root, switching to the workers' user (run_as_user) after mapping the
+# metrics file.
 parley__start_push() {
 	local url
 	url=$(sed -n 's/^push_webhook_url *= *//p' "$P_STATE/parley.conf" |
@@ -1186,6 +1438,7 @@ parley__start_push() {
 	parley__spawn "$P_RUN/push.pid" "$P_LOG/push.log" \
 		env "${P_WORKER_ENV[@]}" \
 		PARLEY_DATABASE_URL="$P_PUSH_DATABASE_URL" \
+		PARLEY_DATABASE_POOL_MODE=session \
 		"$(parley__build_dir)/src/parley-push" \
 		--config "$P_STATE/parley.conf"
 }
@@ -1203,16 +1456,40 @@ parley_expire_loop_start() {
 }
 
 # Stops or starts one service of a running stack (the integration tests
-# use it through scripts/stackctl to test failures).
+# use it through scripts/stackctl to test failures). NODE (default 1):
+# the pushpin-* actions act on that node's Pushpin (parley__node).
 parley_stack_ctl() {
-	local state=${1:?usage: parley_stack_ctl STATE_DIR ACTION} action=$2
-	local bindir pid i
+	local state=${1:?usage: parley_stack_ctl STATE_DIR ACTION [NODE]}
+	local action=$2 node=${3:-1} bindir pid i nodes
 	state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
 	bindir=$(parley__pg_bindir) || return 1
-	read -r P_WS_PORT P_PUSH_PORT P_PUBLISH_PORT < <(
+	read -r P_WS_PORT P_PUSH_PORT P_PUBLISH_PORT nodes < <(
 		. "$P_STATE/stack.env" && echo "$PARLEY_STACK_WS_PORT" \
-			"$PARLEY_STACK_PUSH_PORT" "$PARLEY_STACK_PUBLISH_PORT")
+			"$PARLEY_STACK_PUSH_PORT" "$PARLEY_STACK_PUBLISH_PORT" \
+			"${PARLEY_STACK_NODES:-1}")
+	if [ "$node" != 1 ]; then
+		case "$action" in
+		pushpin-kill | pushpin-start | pushpin-stop) ;;
+		*)
+			parley_err "$action takes no NODE (only pushpin-kill, pushpin-start, pushpin-stop)"
+			return 64
+			;;
+		esac
+		case "$node" in
+		[2-9]) ;;
+		*) node=0 ;;
+		esac
+		if [ "$node" -lt 2 ] || [ "$node" -gt "$nodes" ]; then
+			parley_err "no node '$3' (the stack has $nodes)"
+			return 64
+		fi
+		# Its layout and ports (and pushpin.conf) instead of node 1's.
+		parley__layout "$P_STATE/node$node"
+		i=$((10 * (node - 1)))
+		P_WS_PORT=$((P_WS_PORT + i)) P_PUSH_PORT=$((P_PUSH_PORT + i))
+		P_PUBLISH_PORT=$((P_PUBLISH_PORT + i))
+	fi
 	case "$action" in
 	pg-stop)
 		parley__as_pg "$bindir/pg_ctl" -D "$P_PGDATA" -s -m fast -w \
@@ -1220,7 +1497,16 @@ parley_stack_ctl() {
 		;;
 	pg-start)
 		parley__as_pg "$bindir/pg_ctl" -D "$P_PGDATA" \
-			-l "$(readlink -f "$P_LOG/postgresql.log")" -s -w -t 60 start
+			-l "$(readlink -f "$P_LOG/postgresql.log")" -s -w -t 60 \
+			start || return 1
+		# Through PgBouncer the database is back for the workers only
+		# once it has logged in again for each of its users: until
+		# then (up to its server_login_retry) it fails their queries
+		# at once. A query as each user brings that about.
+		local pgb
+		pgb=$(. "$P_STATE/stack.env" && echo "${PARLEY_STACK_PGBOUNCER_PORT:-}")
+		[ -z "$pgb" ] || parley__wait_for 30 "PgBouncer on port $pgb" "" \
+			parley__pgbouncer_pools_ready "$pgb" "$bindir"
 		;;
 	pushpin-kill)
 		# A crash: SIGKILL to the runner and its services, so that no
@@ -1340,12 +1626,15 @@ parley_bench_null_tree() {
 }
 
 # CPU groups of a stack for the load generators' --pids: Pushpin's runner
-# (condure, zurl, proxy, handler), lighttpd (and its workers), PostgreSQL.
+# (condure, zurl, proxy, handler), lighttpd (and its workers), PostgreSQL,
+# and PgBouncer when the stack has it.
 parley_stack_cpu_pids() {
-	local state=${1:?usage: parley_stack_cpu_pids STATE_DIR} pp lt pg
+	local state=${1:?usage: parley_stack_cpu_pids STATE_DIR} pp lt pg pb
 	parley__layout "$state"
 	pp=$(parley__read_pid "$P_RUN/pushpin.pid") || pp=""
 	lt=$(parley__read_pid "$P_RUN/lighttpd.pid") || lt=""
 	pg=$(parley__read_pid "$P_PGDATA/postmaster.pid") || pg=""
+	pb=$(parley__read_pid "$P_RUN/pgbouncer.pid") || pb=""
 	printf 'pushpin=%s,lighttpd=%s,postgres=%s' "${pp:-0}" "${lt:-0}" "${pg:-0}"
+	if [ -n "$pb" ]; then printf ',pgbouncer=%s' "$pb"; fi
 }

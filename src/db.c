@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "log.h"
 #include "metrics.h"
+#include "settings.h"
 
 /* Statements one program may prepare on a connection. */
 #define MAX_PREPARED 32
@@ -29,6 +30,10 @@ struct db {
 	char *appname;
 	PGconn *conn;
 	unsigned gen; /* counts connections opened */
+	/* database_pool_mode = transaction: statements go unnamed, no
+	 * session setting is made (db.h) */
+	bool pooled;
+	bool timeouts_checked; /* pooled: db_check_timeouts() got an answer */
 	bool opened;  /* one was made: the next is a reconnect (metrics) */
 	/* what is prepared on `conn`; emptied when it is closed */
 	const struct statement *prepared[MAX_PREPARED];
@@ -65,6 +70,16 @@ struct db *db_new(const char *conninfo, const char *application_name)
 	return db;
 }
 
+struct db *db_new_settings(const struct settings *cfg,
+			   const char *application_name)
+{
+	struct db *db = db_new(cfg->database_url, application_name);
+
+	if (db != NULL)
+		db->pooled = strcmp(cfg->database_pool_mode, "transaction") == 0;
+	return db;
+}
+
 static void db_close(struct db *db)
 {
 	if (db->conn != NULL)
@@ -81,6 +96,36 @@ void db_free(struct db *db)
 	free(db->conninfo);
 	free(db->appname);
 	free(db);
+}
+
+/* Through a transaction-mode pooler the backpressure timeouts (see
+ * db_open) are the pooler's to set on its server connections: a SET
+ * sent from here would stay on whichever server connection ran it, for
+ * whichever client gets that one next, and the others would have none.
+ * So this only looks at the server connection it lands on, once, and
+ * says so when they are off. */
+static void db_check_timeouts(struct db *db)
+{
+	PGresult *r;
+
+	if (db->timeouts_checked)
+		return;
+	r = PQexec(db->conn, "SELECT current_setting('lock_timeout'), "
+			     "current_setting('statement_timeout')");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    PQnfields(r) == 2) {
+		db->timeouts_checked = true;
+		if (strcmp(PQgetvalue(r, 0, 0), "0") == 0 ||
+		    strcmp(PQgetvalue(r, 0, 1), "0") == 0)
+			log_warn("database_pool_mode = transaction, and the "
+				 "server connection has lock_timeout %s and "
+				 "statement_timeout %s: set them where the "
+				 "pooler opens its connections (PgBouncer: "
+				 "connect_query; README, PgBouncer), or a "
+				 "stuck database holds every worker",
+				 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
 }
 
 static bool db_open(struct db *db)
@@ -125,7 +170,13 @@ static bool db_open(struct db *db)
 	 * database is stuck. A lock wait gives up after 2 s and any
 	 * statement after 10 s, and the client gets `unavailable` (retry):
 	 * with all workers waiting, every other connection's requests
-	 * would queue behind them in lighttpd and Pushpin. */
+	 * would queue behind them in lighttpd and Pushpin. Through a
+	 * transaction-mode pooler these are the pooler's (pgbouncer/
+	 * pgbouncer.ini.in has the same values). */
+	if (db->pooled) {
+		db_check_timeouts(db);
+		return true;
+	}
 	r = PQexec(db->conn, "SET lock_timeout = '2s'; "
 			     "SET statement_timeout = '10s'");
 	PQclear(r);
@@ -139,6 +190,20 @@ PGconn *db_conn(struct db *db)
 	if (db->conn == NULL && !db_open(db))
 		return NULL;
 	return db->conn;
+}
+
+/* The errors a named statement gets through a transaction-mode pooler
+ * with database_pool_mode = session: 26000, prepared on another server
+ * connection; 42P05, another client prepared it on this one. */
+static const char *pooler_hint(const struct db *db, const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	if (db->pooled || state == NULL ||
+	    (strcmp(state, "26000") != 0 && strcmp(state, "42P05") != 0))
+		return "";
+	return " (a transaction-mode pooler in between? it needs "
+	       "database_pool_mode = transaction)";
 }
 
 static bool db_prepare(struct db *db, const struct statement *s)
@@ -159,8 +224,8 @@ static bool db_prepare(struct db *db, const struct statement *s)
 	if (ok)
 		db->prepared[db->nprepared++] = s;
 	else
-		log_error("prepare %s failed: %s", s->name,
-			  PQresultErrorMessage(r));
+		log_error("prepare %s failed: %s%s", s->name,
+			  PQresultErrorMessage(r), pooler_hint(db, r));
 	PQclear(r);
 	return ok;
 }
@@ -220,14 +285,21 @@ static PGresult *db_call(struct db *db, const struct statement *s,
 			*st = DB_UNAVAILABLE;
 			continue;
 		}
-		if (s != NULL && !db_prepare(db, s)) {
+		if (s != NULL && !db->pooled && !db_prepare(db, s)) {
 			db_close(db);
 			*st = DB_UNAVAILABLE;
 			continue;
 		}
-		r = s ? PQexecPrepared(db->conn, s->name, s->nparams, params,
-				       NULL, NULL, 0)
-		      : PQexec(db->conn, sql);
+		/* Pooled: the unnamed statement, parsed and planned here
+		 * (Parse, Bind, Execute in one round trip). */
+		if (s == NULL)
+			r = PQexec(db->conn, sql);
+		else if (db->pooled)
+			r = PQexecParams(db->conn, s->sql, s->nparams, NULL,
+					 params, NULL, NULL, 0);
+		else
+			r = PQexecPrepared(db->conn, s->name, s->nparams,
+					   params, NULL, NULL, 0);
 		rs = PQresultStatus(r);
 		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
 			*st = DB_OK;
@@ -244,8 +316,8 @@ static PGresult *db_call(struct db *db, const struct statement *s,
 			return NULL;
 		}
 		if (!db_transient(r, db->conn)) {
-			log_error("query %s failed: %s", what,
-				  PQresultErrorMessage(r));
+			log_error("query %s failed: %s%s", what,
+				  PQresultErrorMessage(r), pooler_hint(db, r));
 			PQclear(r);
 			*st = DB_ERROR;
 			return NULL;

@@ -6,6 +6,14 @@
  * connection the first time it runs, so a program prepares only what it
  * uses. Nothing is ever built from input: values go as $n parameters.
  *
+ * Through a transaction-mode pooler (database_pool_mode = transaction,
+ * e.g. PgBouncer's pool_mode = transaction) consecutive transactions may
+ * run on different server connections, so nothing may rely on the
+ * session: each statement is sent unnamed with its parameters (parsed
+ * and planned on every call, one round trip as before), and no SET is
+ * made on connecting (the pooler sets lock_timeout and statement_timeout
+ * on its server connections; db.c checks that they are on).
+ *
  * A lost connection is opened again on the next call, and a call that
  * fails because the server went away is retried once on the new
  * connection: every statement run through here must be idempotent
@@ -38,6 +46,10 @@ struct statement {
 struct db;
 
 struct db *db_new(const char *conninfo, const char *application_name);
+struct settings;
+/* db_new() for the settings' database_url and database_pool_mode. */
+struct db *db_new_settings(const struct settings *cfg,
+			   const char *application_name);
 void db_free(struct db *db);
 
 #ifdef LIBPQ_FE_H

@@ -3,9 +3,12 @@
 #include "http.h"
 #include "api.h"
 #include "publish.h"
+#include "speclist.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+
+#include <cjson/cJSON.h>
 
 /* How long /healthz waits for Pushpin's publish socket. */
 #define PUSHPIN_TIMEOUT_MS 1000
@@ -30,23 +33,59 @@ bool http_route_has_body(enum http_route route)
 	return route == HTTP_API_MESSAGES;
 }
 
+/* 200 "ok" when the database and every Pushpin instance answer; 200
+ * "degraded" when the database and some instances do (the others'
+ * clients are disconnected and reconnect to these: failing the health
+ * check of every node because one Pushpin died would take them all out
+ * of a load balancer); else 503 "unavailable". The instances that do not
+ * answer are listed (README, "Several nodes"). */
 static void healthz(struct app *app, struct http_reply *out)
 {
 	long long conns, pending;
 	char err[256];
 	bool db_ok = store_counts(app->db, &conns, &pending) == DB_OK;
-	bool pp_ok = publisher_reachable(app->cfg->publish_spec,
-					  PUSHPIN_TIMEOUT_MS, err, sizeof(err));
+	int n = publisher_count(app->pub), up = 0;
+	bool down[SPEC_LIST_MAX] = { false };
+	const char *pp, *status;
+	cJSON *body, *list = NULL;
+	char *text;
 
+	for (int i = 0; i < n; i++) {
+		if (publisher_reachable(publisher_spec(app->pub, i),
+					PUSHPIN_TIMEOUT_MS, err, sizeof(err))) {
+			up++;
+			continue;
+		}
+		down[i] = true;
+		log_warn("healthz: Pushpin does not answer: %s: %s",
+			 publisher_spec(app->pub, i), err);
+	}
 	if (!db_ok)
 		log_warn("healthz: the database does not answer");
-	if (!pp_ok)
-		log_warn("healthz: Pushpin does not answer: %s", err);
-	out->status = db_ok && pp_ok ? "200 OK" : "503 Service Unavailable";
+	pp = up == n ? "ok" : up > 0 ? "degraded" : "unavailable";
+	status = !db_ok || up == 0 ? "unavailable" : pp;
+	out->status = !db_ok || up == 0 ? "503 Service Unavailable" : "200 OK";
 	out->content_type = "application/json";
-	buf_printf(&out->body, "{\"status\":\"%s\",\"database\":\"%s\","
-		   "\"pushpin\":\"%s\"}\n", db_ok && pp_ok ? "ok" : "unavailable",
-		   db_ok ? "ok" : "unavailable", pp_ok ? "ok" : "unavailable");
+	body = cJSON_CreateObject();
+	if (body != NULL && cJSON_AddStringToObject(body, "status", status) &&
+	    cJSON_AddStringToObject(body, "database",
+				    db_ok ? "ok" : "unavailable") &&
+	    cJSON_AddStringToObject(body, "pushpin", pp) &&
+	    (up == n || n == 1 ||
+	     (list = cJSON_AddArrayToObject(body, "pushpin_unavailable"))))
+		for (int i = 0; list != NULL && i < n; i++)
+			if (down[i])
+				cJSON_AddItemToArray(list, cJSON_CreateString(
+					publisher_spec(app->pub, i)));
+	text = body ? cJSON_PrintUnformatted(body) : NULL;
+	if (text == NULL) {
+		out->status = "500 Internal Server Error";
+		buf_puts(&out->body, "{\"status\":\"error\"}\n");
+	} else {
+		buf_printf(&out->body, "%s\n", text);
+	}
+	cJSON_free(text);
+	cJSON_Delete(body);
 }
 
 static void metrics(struct app *app, struct http_reply *out)

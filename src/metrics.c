@@ -185,8 +185,8 @@ void metrics_write(struct buf *out, const struct metrics_gauges *g)
 	counter(out, "parley_db_connect_failures_total", "Database "
 		"connection attempts that failed.", M_DB_FAILURES);
 	counter(out, "parley_publish_failures_total", "Publishes that "
-		"Pushpin's publish socket did not take (dropped).",
-		M_PUBLISH_FAILURES);
+		"Pushpin's publish socket did not take (dropped): one per "
+		"instance that refused.", M_PUBLISH_FAILURES);
 	counter(out, "parley_push_sent_total", "Offline pushes the webhook "
 		"accepted (2xx).", M_PUSH_SENT);
 	counter(out, "parley_push_failures_total", "Webhook calls that "

@@ -28,7 +28,7 @@ enum metric {
 	M_REDELIVERED,      /* of which again: a redelivery sweep */
 	M_DB_RECONNECTS,    /* database connections made after the first */
 	M_DB_FAILURES,      /* database connection attempts that failed */
-	M_PUBLISH_FAILURES, /* publishes Pushpin's socket did not take */
+	M_PUBLISH_FAILURES, /* publishes an instance's socket did not take */
 	M_PUSH_SENT,        /* offline pushes the webhook accepted */
 	M_PUSH_FAILURES,    /* webhook calls that failed (retried) */
 	M_PUSH_DROPPED,     /* pushes given up (too old, or refused 4xx) */

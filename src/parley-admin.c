@@ -6,9 +6,10 @@
  *   pending USER           the user's messages no device acked (the
  *                          workers' own backlog query, store_pending())
  *   disconnect CONN_ID     closes the connection through Pushpin (a close
- *                          published to its own channel, "c:" + id), waits
- *                          until Pushpin no longer holds it or the worker
- *                          got the CLOSE, then makes sure its row is gone
+ *                          published to its own channel, "c:" + id, on
+ *                          every instance), waits until no instance holds
+ *                          it or the worker got the CLOSE, then makes
+ *                          sure its row is gone
  *   counts                 connections, users online, messages by
  *                          status, groups, queued offline pushes
  *   create-api-key         appends a new random key to api_keys_file
@@ -17,10 +18,11 @@
  * for a failure found after the options were read ({"error": "..."}).
  * Exit codes (sysexits, as parley-expire): 0 done, 1 not found
  * (disconnect of a connection nobody holds), 64 usage, 69 database or
- * Pushpin's publish input unavailable, 70 a query failed, 73/74 the key
- * file cannot be created or written, 75 the connection was still open
- * when --wait ran out (or Pushpin's command socket stopped answering),
- * 78 configuration error (api_keys_file not set).
+ * Pushpin's publish input unavailable (every instance's), 70 a query
+ * failed, 73/74 the key file cannot be created or written, 75 the
+ * connection was still open when --wait ran out (or Pushpin's command
+ * socket stopped answering), 78 configuration error (api_keys_file not
+ * set, or publish_spec or pushpin_command_spec not a list of endpoints).
  *
  * SECURITY: run by the operator, who owns the configuration; trusts the
  * database, Pushpin's publish input and command socket named there
@@ -40,6 +42,7 @@
 #include "program.h"
 #include "protocol.h"
 #include "publish.h"
+#include "speclist.h"
 #include "store.h"
 
 #include <cjson/cJSON.h>
@@ -133,7 +136,7 @@ static cJSON *json_opt_string(const char *s)
 
 static struct db *open_db(const struct settings *cfg)
 {
-	struct db *db = db_new(cfg->database_url, "parley-admin");
+	struct db *db = db_new_settings(cfg, "parley-admin");
 
 	if (db == NULL)
 		log_error("out of memory");
@@ -298,23 +301,52 @@ static double mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Whether Pushpin holds the connection: 1 yes, 0 no, -1 unknown (no
- * command socket, or it stopped answering: then *cmd is closed). */
-static int held_by_pushpin(struct command **cmd, const char *conn_id)
+/* Pushpin's instances (pushpin_command_spec, a list): a command socket
+ * to each, NULL once it failed. */
+struct instances {
+	struct spec_list specs;
+	struct command *cmd[SPEC_LIST_MAX];
+};
+
+static void instances_close(struct instances *in)
+{
+	for (int k = 0; k < in->specs.n; k++) {
+		command_close(in->cmd[k]);
+		in->cmd[k] = NULL;
+	}
+}
+
+/* Whether Pushpin holds the connection: 1 one instance does (its index
+ * in *holder), 0 every instance answered and none does, -1 unknown (an
+ * instance has no command socket, or it stopped answering: then its
+ * socket is closed and it is not asked again). */
+static int held_by_pushpin(struct instances *in, const char *conn_id,
+			   int *holder)
 {
 	char *ids[1] = { (char *)conn_id }, err[256];
-	bool alive[1] = { false };
+	int unknown = 0;
 
-	if (*cmd == NULL)
-		return -1;
-	if (!command_conncheck(*cmd, ids, 1, alive, err, sizeof(err))) {
-		log_warn("Pushpin's command socket: %s; looking at the row "
-			 "instead", err);
-		command_close(*cmd);
-		*cmd = NULL;
-		return -1;
+	for (int k = 0; k < in->specs.n; k++) {
+		bool alive[1] = { false };
+		if (in->cmd[k] == NULL) {
+			unknown = 1;
+			continue;
+		}
+		if (!command_conncheck(in->cmd[k], ids, 1, alive, err,
+				       sizeof(err))) {
+			log_warn("Pushpin's command socket %s: %s; looking at "
+				 "the row instead", in->specs.spec[k], err);
+			command_close(in->cmd[k]);
+			in->cmd[k] = NULL;
+			unknown = 1;
+			continue;
+		}
+		if (alive[0]) {
+			*holder = k;
+			return 1;
+		}
 	}
-	return alive[0] ? 1 : 0;
+	return unknown ? -1 : 0;
 }
 
 /* Whether the row is there: 1, 0, or -1 when the database failed. */
@@ -350,17 +382,20 @@ static int disconnect_result(struct admin_cli *m, const char *user,
 static int run_disconnect(struct admin_cli *m, const struct settings *cfg)
 {
 	struct db *db = open_db(cfg);
-	struct command *cmd = NULL;
+	struct instances *in = calloc(1, sizeof(*in));
 	struct publisher *pub = NULL;
 	struct admin_conn_list row = { 0 };
 	char err[256], channel[ID_MAX + 8], user[ID_MAX + 1] = "";
 	double t0 = mono_ms(), deadline;
 	enum db_status st;
 	bool dropped, gone = false;
-	int held, rc;
+	int held, holder = -1, reachable = 0, rc;
 
-	if (db == NULL)
+	if (db == NULL || in == NULL) {
+		db_free(db);
+		free(in);
 		return EX_OSERR;
+	}
 	st = admin_find_conn(db, m->arg, &row);
 	if (st != DB_OK) {
 		rc = fail(m, db_rc(st), "connection %s: database %s", m->arg,
@@ -369,12 +404,21 @@ static int run_disconnect(struct admin_cli *m, const struct settings *cfg)
 	}
 	if (row.n > 0)
 		snprintf(user, sizeof(user), "%s", row.items[0].user_id);
-	cmd = command_open(cfg->pushpin_command_spec, CHECK_TIMEOUT_MS, err,
-			   sizeof(err));
-	if (cmd == NULL)
-		log_warn("Pushpin's command socket: %s; looking at the row "
-			 "instead", err);
-	held = held_by_pushpin(&cmd, m->arg);
+	/* Every instance is asked (the connection may be on any). */
+	if (!spec_list_parse(cfg->pushpin_command_spec,
+			     "pushpin_command_spec", &in->specs, err,
+			     sizeof(err))) {
+		rc = fail(m, EX_CONFIG, "%s", err);
+		goto out;
+	}
+	for (int k = 0; k < in->specs.n; k++) {
+		in->cmd[k] = command_open(in->specs.spec[k], CHECK_TIMEOUT_MS,
+					  err, sizeof(err));
+		if (in->cmd[k] == NULL)
+			log_warn("Pushpin's command socket %s: %s; looking at "
+				 "the row instead", in->specs.spec[k], err);
+	}
+	held = held_by_pushpin(in, m->arg, &holder);
 	if (row.n == 0 && held != 1) {
 		rc = fail(m, 1, "no connection %s: no row%s", m->arg,
 			  held == 0 ? ", and Pushpin does not hold it" : "");
@@ -396,14 +440,33 @@ static int run_disconnect(struct admin_cli *m, const struct settings *cfg)
 				       mono_ms() - t0);
 		goto out;
 	}
-	if (!publisher_reachable(cfg->publish_spec, 1000, err, sizeof(err))) {
+	if (held == 1 && in->specs.n > 1)
+		log_info("connection %s is on %s", m->arg,
+			 in->specs.spec[holder]);
+	/* The close goes to every instance (only the one holding the
+	 * connection acts on it); it fails only when no publish input
+	 * accepts a connection. */
+	pub = publisher_new(cfg->publish_spec);
+	if (pub == NULL) {
+		rc = fail(m, EX_CONFIG, "publish_spec: not a list of "
+			  "endpoints, or out of memory");
+		goto out;
+	}
+	for (int k = 0; k < publisher_count(pub); k++) {
+		if (publisher_reachable(publisher_spec(pub, k), 1000, err,
+					sizeof(err)))
+			reachable++;
+		else
+			log_warn("Pushpin's publish input %s: %s",
+				 publisher_spec(pub, k), err);
+	}
+	if (reachable == 0) {
 		rc = fail(m, EX_UNAVAILABLE, "Pushpin's publish input %s: %s",
 			  cfg->publish_spec, err);
 		goto out;
 	}
 	conn_channel(channel, sizeof(channel), m->arg);
-	pub = publisher_new(cfg->publish_spec);
-	if (pub == NULL || !publish_close(pub, channel, m->code)) {
+	if (!publish_close(pub, channel, m->code)) {
 		rc = fail(m, EX_UNAVAILABLE, "the close for %s could not be "
 			  "published to %s", m->arg, cfg->publish_spec);
 		goto out;
@@ -424,7 +487,7 @@ static int run_disconnect(struct admin_cli *m, const struct settings *cfg)
 	while (!gone && mono_ms() < deadline) {
 		struct timespec pause = { 0, POLL_MS * 1000000L };
 		nanosleep(&pause, NULL);
-		held = held_by_pushpin(&cmd, m->arg);
+		held = held_by_pushpin(in, m->arg, &holder);
 		gone = held == 0 || (row.n > 0 && row_there(db, m->arg) == 0);
 	}
 	if (!gone) {
@@ -452,7 +515,8 @@ static int run_disconnect(struct admin_cli *m, const struct settings *cfg)
 			       mono_ms() - t0);
 out:
 	admin_conn_list_free(&row);
-	command_close(cmd);
+	instances_close(in);
+	free(in);
 	publisher_free(pub); /* waits (ZMQ_LINGER) until the close is sent */
 	db_free(db);
 	return rc;

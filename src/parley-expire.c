@@ -8,10 +8,13 @@
  *    method "conncheck") which connections it still holds, and deletes
  *    the rows of those it does not: after a Pushpin crash or restart no
  *    stale row outlives one cron interval. Rows younger than
- *    --grace seconds are left alone (a connection being opened).
+ *    --grace seconds are left alone (a connection being opened). With
+ *    several instances (pushpin_command_spec a list) every one is
+ *    asked, and a row is stale only when none holds it; while one does
+ *    not answer, no row is deleted this way (any may be its).
  *
  * Prints one summary line. Exit codes (sysexits): 0 done, 64 usage,
- * 69 database unavailable, 70 a query failed, 75 Pushpin's command
+ * 69 database unavailable, 70 a query failed, 75 a Pushpin command
  * socket did not answer (rows past expires_at were still expired),
  * 78 configuration error.
  *
@@ -26,6 +29,7 @@
 #include "db.h"
 #include "log.h"
 #include "program.h"
+#include "speclist.h"
 
 #include <time.h>
 
@@ -85,25 +89,79 @@ static long expire_rows(struct db *db, long batch, int *rc)
 	return total;
 }
 
-/* Step 2. Returns rows deleted, or -1 (and *rc) on failure. */
+/* Asks every instance which of ids[0..n) it holds; alive[i] is true when
+ * one does. An instance is asked only about the ids no instance before
+ * it holds. False (logged) when one does not answer: then nothing can be
+ * concluded about the ids it was asked about. */
+static bool ask_instances(struct command **cmd, const struct spec_list *l,
+			  char **ids, int n, bool *alive)
+{
+	char *rest[CHECK_PAGE], err[256];
+	bool got[CHECK_PAGE];
+	int idx[CHECK_PAGE];
+
+	for (int k = 0; k < l->n; k++) {
+		int m = 0;
+		for (int i = 0; i < n; i++)
+			if (!alive[i]) {
+				idx[m] = i;
+				rest[m] = ids[i];
+				got[m++] = false;
+			}
+		if (m == 0)
+			return true;
+		if (!command_conncheck(cmd[k], rest, m, got, err,
+				       sizeof(err))) {
+			log_error("%s (%s); no row is deleted on its behalf",
+				  err, l->spec[k]);
+			return false;
+		}
+		for (int j = 0; j < m; j++)
+			if (got[j])
+				alive[idx[j]] = true;
+	}
+	return true;
+}
+
+/* Step 2. Returns rows deleted, or -1 (and *rc) on failure. A row is
+ * stale only when no instance of pushpin_command_spec holds its
+ * connection: every one is asked, and one that does not answer stops
+ * the step (exit 75) before anything more is deleted, as any row not
+ * found elsewhere may be its. */
 static long reconcile(struct db *db, const struct settings *cfg, long grace,
 		      long *checked, int *rc)
 {
 	char after[ID_MAX + 1] = "", limit[16], grace_s[16];
 	const char *params[3] = { after, limit, grace_s };
-	struct command *cmd;
-	char err[256];
+	struct command *cmd[SPEC_LIST_MAX] = { NULL };
+	struct spec_list *l = malloc(sizeof(*l));
+	char err[SPEC_MAX + 256];
 	long removed = 0;
 
 	snprintf(limit, sizeof(limit), "%d", CHECK_PAGE);
 	snprintf(grace_s, sizeof(grace_s), "%ld", grace);
 	*checked = 0;
-	cmd = command_open(cfg->pushpin_command_spec, CHECK_TIMEOUT_MS, err,
-			   sizeof(err));
-	if (cmd == NULL) {
+	if (l == NULL) {
+		log_error("out of memory");
+		*rc = EX_OSERR;
+		return -1;
+	}
+	if (!spec_list_parse(cfg->pushpin_command_spec, "pushpin_command_spec",
+			     l, err, sizeof(err))) {
 		log_error("%s", err);
+		free(l);
 		*rc = EX_CONFIG;
 		return -1;
+	}
+	for (int k = 0; k < l->n; k++) {
+		cmd[k] = command_open(l->spec[k], CHECK_TIMEOUT_MS, err,
+				      sizeof(err));
+		if (cmd[k] == NULL) {
+			log_error("%s", err);
+			*rc = EX_CONFIG;
+			removed = -1;
+			goto out;
+		}
 	}
 	for (;;) {
 		enum db_status st;
@@ -121,9 +179,7 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 		n = PQntuples(r);
 		for (int i = 0; i < n; i++)
 			ids[i] = PQgetvalue(r, i, 0);
-		if (n > 0 &&
-		    !command_conncheck(cmd, ids, n, alive, err, sizeof(err))) {
-			log_error("%s", err);
+		if (n > 0 && !ask_instances(cmd, l, ids, n, alive)) {
 			PQclear(r);
 			*rc = EX_TEMPFAIL;
 			removed = -1;
@@ -155,7 +211,9 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 			break;
 	}
 out:
-	command_close(cmd);
+	for (int k = 0; k < l->n; k++)
+		command_close(cmd[k]);
+	free(l);
 	return removed;
 }
 
@@ -189,7 +247,7 @@ static int expire_run(void *ctx, const struct settings *cfg)
 	struct expire_main *m = ctx;
 	long expired, removed = 0, checked = 0;
 	double t0 = mono_ms();
-	struct db *db = db_new(cfg->database_url, "parley-expire");
+	struct db *db = db_new_settings(cfg, "parley-expire");
 	int rc = EX_OK;
 
 	if (db == NULL) {

@@ -193,6 +193,8 @@ int main(int argc, char **argv)
 		.shortopts = "d:",
 		.option = migrate_option,
 		.run = migrate_run,
+		.needs_session = "an advisory lock held while it migrates, "
+				 "and SET client_min_messages",
 	};
 	const char *dir = getenv("PARLEY_SQL_DIR");
 

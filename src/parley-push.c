@@ -348,6 +348,8 @@ int main(int argc, char **argv)
 		.usage = "\n  runs until SIGTERM: POSTs queued offline pushes to "
 			 "push_webhook_url",
 		.run = push_run,
+		/* the queue's NOTIFY reaches the session that LISTENs */
+		.needs_session = "LISTEN parley_push",
 	};
 
 	return program_main(argc, argv, &prog, NULL);

@@ -8,7 +8,8 @@
  * messages and Set-Meta-* headers, and encodes the answer.
  *
  * Run by lighttpd (mod_fastcgi "bin-path": the listening socket is
- * stdin), or standalone for nginx and others: --listen ADDR --procs N.
+ * stdin), or standalone for nginx and others: --listen ADDR --procs N,
+ * or --procs N on a socket systemd passes as stdin (systemd/).
  *
  * SECURITY: this program must be reachable only by Pushpin. It trusts
  * the Connection-Id and Meta-* headers, which Pushpin sets and strips
@@ -33,6 +34,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -499,6 +501,7 @@ static void supervise(int procs)
 struct ws_main {
 	const char *listen_on; /* NULL: the socket on stdin */
 	int procs;
+	bool supervise; /* --listen or --procs: fork procs workers */
 };
 
 static bool ws_option(void *ctx, int opt, const char *arg)
@@ -509,6 +512,7 @@ static bool ws_option(void *ctx, int opt, const char *arg)
 	switch (opt) {
 	case 'l':
 		m->listen_on = arg;
+		m->supervise = true;
 		return true;
 	case 'p':
 		m->procs = (int)strtol(arg, &end, 10);
@@ -516,6 +520,7 @@ static bool ws_option(void *ctx, int opt, const char *arg)
 			log_error("--procs must be 1..64");
 			return false;
 		}
+		m->supervise = true;
 		return true;
 	}
 	return false;
@@ -569,6 +574,23 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		}
 		log_info("listening on %s with %d workers", m->listen_on,
 			 m->procs);
+	} else if (m->supervise) {
+		/* --procs alone: systemd's socket activation
+		 * (StandardInput=socket, systemd/parley-ws.socket) hands
+		 * the listening socket over as stdin, as lighttpd's
+		 * bin-path does; the workers share it. */
+		int listening = 0;
+		socklen_t optlen = sizeof(listening);
+
+		if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+			       &optlen) != 0 || !listening) {
+			log_error("--procs without --listen needs a listening "
+				  "socket on stdin (systemd: "
+				  "StandardInput=socket)");
+			return EX_USAGE;
+		}
+		log_info("serving the socket on stdin with %d workers",
+			 m->procs);
 	}
 	/* Started as root (lighttpd runs bin-path programs as its own
 	 * user), the worker gives root up before it reads a single
@@ -576,11 +598,13 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	 * listening socket is open. */
 	if (!program_drop_privileges(cfg->run_as_user))
 		return EX_NOPERM;
-	if (m->listen_on != NULL)
+	if (m->supervise)
 		supervise(m->procs); /* returns in each child */
-	app_init(&app, cfg, db_new(cfg->database_url, "parley-ws"),
+	app_init(&app, cfg, db_new_settings(cfg, "parley-ws"),
 		 publisher_new(cfg->publish_spec));
-	if (app.db == NULL || app.pub == NULL) {
+	if (app.pub == NULL)
+		return EX_CONFIG; /* publish_spec is not a list (logged) */
+	if (app.db == NULL) {
 		log_error("out of memory");
 		return EX_OSERR;
 	}
@@ -625,13 +649,17 @@ int main(int argc, char **argv)
 	};
 	static const struct program prog = {
 		.name = "parley-ws",
-		.usage = "[--listen ADDR [--procs N]]\n"
+		.usage = "[--listen ADDR] [--procs N]\n"
 			 "  --listen ADDR  serve FastCGI on HOST:PORT or a "
 			 "socket path\n"
 			 "                 (default: the socket on stdin, as "
-			 "lighttpd's bin-path gives)\n"
-			 "  --procs N      worker processes with --listen "
-			 "(default 2)",
+			 "lighttpd's bin-path\n"
+			 "                 or systemd's StandardInput=socket "
+			 "gives)\n"
+			 "  --procs N      worker processes on that socket, "
+			 "restarted when one\n"
+			 "                 dies (default 2 with --listen; "
+			 "without either option: one)",
 		.options = opts,
 		.shortopts = "l:p:",
 		.option = ws_option,

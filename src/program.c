@@ -63,6 +63,16 @@ int program_main(int argc, char **argv, const struct program *p, void *ctx)
 		log_set_level(level);
 	for (int i = 0; settings_warning(&cfg, i, err, sizeof(err)); i++)
 		log_warn("%s", err);
+	/* Through a transaction-mode pooler the next transaction may run on
+	 * another server connection: what a session holds is not ours. */
+	if (p->needs_session != NULL &&
+	    strcmp(cfg.database_pool_mode, "transaction") == 0) {
+		log_error("configuration: %s needs a database session of its "
+			  "own (%s): connect it to PostgreSQL directly, with "
+			  "database_pool_mode = session (README, PgBouncer)",
+			  p->name, p->needs_session);
+		return EX_CONFIG;
+	}
 	return p->run(ctx, &cfg);
 }
 

@@ -34,6 +34,10 @@ struct program {
 	bool (*operands)(void *ctx, int argc, char **argv);
 	/* with the settings loaded; returns an EX_* code */
 	int (*run)(void *ctx, const struct settings *cfg);
+	/* non-NULL: what the program keeps in its database session (an
+	 * advisory lock, LISTEN); it then refuses database_pool_mode =
+	 * transaction (EX_CONFIG), and must connect directly */
+	const char *needs_session;
 };
 
 int program_main(int argc, char **argv, const struct program *p, void *ctx);

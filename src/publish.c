@@ -7,6 +7,7 @@
 #include "publish.h"
 #include "log.h"
 #include "metrics.h"
+#include "speclist.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -18,21 +19,43 @@
 #include <unistd.h>
 #include <zmq.h>
 
-struct publisher {
-	char *spec;
-	void *ctx;
+/* One Pushpin instance: its endpoint and our PUSH socket to it. */
+struct instance {
+	char spec[SPEC_MAX];
 	void *sock;
 	unsigned long dropped;
 };
 
-struct publisher *publisher_new(const char *spec)
-{
-	struct publisher *p = calloc(1, sizeof(*p));
+struct publisher {
+	void *ctx;
+	int n;
+	struct instance inst[SPEC_LIST_MAX];
+};
 
-	if (p == NULL || (p->spec = strdup(spec)) == NULL) {
-		free(p);
+struct publisher *publisher_new(const char *specs)
+{
+	struct publisher *p;
+	struct spec_list *l = malloc(sizeof(*l));
+	char err[SPEC_MAX + 64];
+
+	if (l == NULL) {
+		log_error("out of memory");
 		return NULL;
 	}
+	if (!spec_list_parse(specs, "publish_spec", l, err, sizeof(err))) {
+		log_error("%s", err);
+		free(l);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		log_error("out of memory");
+	} else {
+		p->n = l->n;
+		for (int i = 0; i < l->n; i++)
+			memcpy(p->inst[i].spec, l->spec[i], SPEC_MAX);
+	}
+	free(l);
 	return p;
 }
 
@@ -40,36 +63,53 @@ void publisher_free(struct publisher *p)
 {
 	if (p == NULL)
 		return;
-	if (p->sock != NULL)
-		zmq_close(p->sock);
+	for (int i = 0; i < p->n; i++)
+		if (p->inst[i].sock != NULL)
+			zmq_close(p->inst[i].sock);
+	/* Waits (ZMQ_LINGER, the sockets together) for what is queued. */
 	if (p->ctx != NULL)
 		zmq_ctx_term(p->ctx);
-	free(p->spec);
 	free(p);
 }
 
-/* Created on first use, so a worker that forks gets its own socket. */
-static bool ensure_socket(struct publisher *p)
+int publisher_count(const struct publisher *p)
+{
+	return p->n;
+}
+
+const char *publisher_spec(const struct publisher *p, int i)
+{
+	return p->inst[i].spec;
+}
+
+/* Created on first use, so a worker that forks gets its own socket.
+ * ZMQ_IMMEDIATE stays 0: the socket queues from zmq_connect() on, before
+ * the TCP connection is up and while it is down, so the first publishes
+ * of a new worker, and those made while the instance restarts, are sent
+ * once it listens (a PUB socket would drop them: the slow joiner). Each
+ * instance has its own socket, so a queue for one that is down never
+ * holds back the others. */
+static bool ensure_socket(struct publisher *p, struct instance *in)
 {
 	int hwm = 100000, linger = 1000;
 
-	if (p->sock != NULL)
+	if (in->sock != NULL)
 		return true;
 	if (p->ctx == NULL && (p->ctx = zmq_ctx_new()) == NULL) {
 		log_error("zmq_ctx_new: %s", zmq_strerror(errno));
 		return false;
 	}
-	p->sock = zmq_socket(p->ctx, ZMQ_PUSH);
-	if (p->sock == NULL) {
+	in->sock = zmq_socket(p->ctx, ZMQ_PUSH);
+	if (in->sock == NULL) {
 		log_error("zmq_socket: %s", zmq_strerror(errno));
 		return false;
 	}
-	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_connect(p->sock, p->spec) != 0) {
-		log_error("zmq_connect %s: %s", p->spec, zmq_strerror(errno));
-		zmq_close(p->sock);
-		p->sock = NULL;
+	zmq_setsockopt(in->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(in->sock, in->spec) != 0) {
+		log_error("zmq_connect %s: %s", in->spec, zmq_strerror(errno));
+		zmq_close(in->sock);
+		in->sock = NULL;
 		return false;
 	}
 	return true;
@@ -93,14 +133,31 @@ static cJSON *new_item(const char *channel, cJSON **ws)
 	return item;
 }
 
-/* Sends one item (Pushpin's "J" + JSON frame); takes item. */
+/* Sends one frame to one instance; false (counted, logged every 1000th
+ * time) when its socket does not take it. */
+static bool push_frame(struct publisher *p, struct instance *in,
+		       const char *frame, size_t n)
+{
+	if (!ensure_socket(p, in) ||
+	    zmq_send(in->sock, frame, n, ZMQ_DONTWAIT) < 0) {
+		metrics_add(M_PUBLISH_FAILURES, 1);
+		if (in->dropped++ % 1000 == 0)
+			log_warn("publish to %s dropped (%s); %lu so far",
+				 in->spec, zmq_strerror(errno), in->dropped);
+		return false;
+	}
+	return true;
+}
+
+/* Sends one item (Pushpin's "J" + JSON frame) to every instance; takes
+ * item. True when every instance's socket took it. */
 static bool push_item(struct publisher *p, cJSON *item)
 {
 	char *json = NULL, *frame = NULL;
 	bool ok = false;
 	size_t n;
 
-	if (item == NULL || !ensure_socket(p))
+	if (item == NULL)
 		goto out;
 	json = cJSON_PrintUnformatted(item);
 	if (json == NULL)
@@ -111,14 +168,10 @@ static bool push_item(struct publisher *p, cJSON *item)
 		goto out;
 	frame[0] = 'J';
 	memcpy(frame + 1, json, n);
-	if (zmq_send(p->sock, frame, n + 1, ZMQ_DONTWAIT) < 0) {
-		metrics_add(M_PUBLISH_FAILURES, 1);
-		if (p->dropped++ % 1000 == 0)
-			log_warn("publish to %s dropped (%s); %lu so far",
-				 p->spec, zmq_strerror(errno), p->dropped);
-		goto out;
-	}
 	ok = true;
+	for (int i = 0; i < p->n; i++)
+		if (!push_frame(p, &p->inst[i], frame, n + 1))
+			ok = false;
 out:
 	free(frame);
 	cJSON_free(json);

@@ -19,11 +19,20 @@
 const struct option_def settings_options[] = {
 	STR(database_url, "dbname=parley",
 	    "PostgreSQL connection string or URI"),
+	CHOICE(database_pool_mode, "session", "session|transaction",
+	       "session: the connection is the program's own session "
+	       "(PostgreSQL itself, or a session-mode pooler): named prepared "
+	       "statements and its timeouts set once; transaction: a "
+	       "transaction-mode pooler (PgBouncer pool_mode = transaction): "
+	       "unnamed statements, parsed on every call, and no session "
+	       "setting (the pooler sets the timeouts); parley-migrate and "
+	       "parley-push refuse it"),
 	STR(publish_spec, "tcp://127.0.0.1:5560",
-	    "Pushpin handler's ZeroMQ PUSH endpoint (push_in_spec)"),
+	    "Pushpin handler's ZeroMQ PUSH endpoint (push_in_spec); several "
+	    "instances: every one's, comma- or space-separated"),
 	STR(pushpin_command_spec, "tcp://127.0.0.1:5563",
 	    "Pushpin handler's command socket (command_spec), for "
-	    "parley-expire --reconcile"),
+	    "parley-expire --reconcile; several instances: every one's"),
 	NUM(connection_ttl, "86400", 10, 31536000,
 	    "seconds until an unrefreshed connection row expires"),
 	NUM(max_content_bytes, "65536", 1, 131072,

@@ -10,8 +10,9 @@
 
 struct settings {
 	char database_url[1024];  /* libpq connection string or URI */
-	char publish_spec[256];   /* Pushpin handler's ZeroMQ PUSH input */
-	char pushpin_command_spec[256]; /* Pushpin handler's command socket */
+	char database_pool_mode[16]; /* "session" or "transaction" (a pooler) */
+	char publish_spec[1024];  /* Pushpin's ZeroMQ PUSH inputs (a list) */
+	char pushpin_command_spec[1024]; /* Pushpin's command sockets (a list) */
 	long connection_ttl;      /* seconds a connection row lives unrefreshed */
 	long max_content_bytes;   /* content limit, UTF-8 bytes, inclusive */
 	long max_ids_per_frame;   /* ids in one ack / markRead */

@@ -10,8 +10,10 @@ they need from the stack's state directory, named by PARLEY_TEST_STATE
   STATE/stack.env    PARLEY_STACK_* lines (scripts/lib.sh): WS_URL,
                      DATABASE_URL, BACKEND_URL (the server in front of the
                      workers), BUILD_DIR (whose src/parley-expire the tests
-                     run); from tests/stack/stack.env.in: JWT_WS_URL,
-                     JWT_SECRET, JWT_ISSUER, NGINX_WS_URL
+                     run), NODES and, for node 2 (PARLEY_NODES=2),
+                     WS_URL_2, PUSH_PORT_2, STATE_2...; from
+                     tests/stack/stack.env.in: JWT_WS_URL, JWT_SECRET,
+                     JWT_ISSUER, NGINX_WS_URL
   STATE/parley.conf  the workers' settings (redelivery_interval,
                      connection_ttl, client_ping_interval)
   STATE/sig_key      Pushpin's Grip-Sig key

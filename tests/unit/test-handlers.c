@@ -169,10 +169,16 @@ int main(void)
 	}
 	settings_defaults(&cfg);
 	snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", url);
+	/* scripts/test's pooled run: the URL is PgBouncer's (README,
+	 * PgBouncer), in transaction mode. */
+	if (getenv("PARLEY_TEST_DATABASE_POOL_MODE") != NULL)
+		snprintf(cfg.database_pool_mode, sizeof(cfg.database_pool_mode),
+			 "%s", getenv("PARLEY_TEST_DATABASE_POOL_MODE"));
+	diag("database_pool_mode = %s", cfg.database_pool_mode);
 	snprintf(cfg.auth_mode, sizeof(cfg.auth_mode), "none");
 	cfg.page_messages = 2;
 	auth = auth_new(&cfg, err, sizeof(err));
-	app_init(&app, &cfg, db_new(cfg.database_url, "test-handlers"),
+	app_init(&app, &cfg, db_new_settings(&cfg, "test-handlers"),
 		 publisher_new("inproc://parley-test-handlers"));
 	snprintf(rates, sizeof(rates), "/tmp/parley-test-handlers-%ld", pid);
 	unlink(rates);
@@ -375,11 +381,24 @@ int main(void)
 		is_int(count_rows(app.db, sql), 2, "  both rows stored");
 	}
 
+	/* What the statements above left in the session they ran in: named
+	 * prepared statements (session), or nothing (transaction: through a
+	 * pooler the next transaction may run on another server connection,
+	 * where a name prepared here would not exist). */
+	{
+		bool pooled = strcmp(cfg.database_pool_mode, "transaction") == 0;
+		long n = count_rows(app.db, "SELECT count(*) FROM "
+					    "pg_prepared_statements");
+
+		ok(pooled ? n == 0 : n > 0, "database_pool_mode %s: %ld named "
+		   "statements in the session", cfg.database_pool_mode, n);
+	}
+
 	/* A transaction is believed only when it committed. */
 	{
 		enum db_status st;
 		PGresult *r;
-		struct db *killer = db_new(cfg.database_url, "test-killer");
+		struct db *killer = db_new_settings(&cfg, "test-killer");
 		char kill[128];
 
 		ok(db_begin(app.db) == DB_OK, "db_begin");
@@ -412,7 +431,7 @@ int main(void)
 	 * lock_timeout (2 s) with DB_UNAVAILABLE, and for the next second
 	 * the worker answers DB_UNAVAILABLE without waiting again. */
 	{
-		struct db *holder = db_new(cfg.database_url, "test-lock");
+		struct db *holder = db_new_settings(&cfg, "test-lock");
 		enum db_status st;
 		struct timespec t0, t1, t2;
 		PGresult *r;

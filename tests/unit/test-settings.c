@@ -113,6 +113,8 @@ static void test_defaults(void)
 	is_int(s.page_messages, 200, "default page_messages");
 	is_int(s.expire_batch, 5000, "default expire_batch");
 	is_str(s.log_level, "info", "default log_level");
+	is_str(s.database_pool_mode, "session", "default database_pool_mode "
+	       "is session: named prepared statements (README, PgBouncer)");
 
 	/* The table itself is sound. */
 	for (size_t i = 0; i < settings_option_count; i++) {
@@ -247,6 +249,14 @@ static void test_set(void)
 	set_bad("log_level", "loud", "log_level loud");
 	set_bad("log_level", "INFO", "log_level in upper case");
 	set_bad("log_level", "", "an empty log_level");
+	set_ok(&s, "database_pool_mode", "transaction");
+	is_str(s.database_pool_mode, "transaction", "database_pool_mode "
+	       "transaction");
+	set_bad("database_pool_mode", "statement", "database_pool_mode "
+		"statement (PgBouncer's statement mode breaks transactions)");
+	set_bad("database_pool_mode", "Transaction", "database_pool_mode in "
+		"upper case");
+	set_bad("database_pool_mode", "", "an empty database_pool_mode");
 }
 
 static void test_load(void)
@@ -398,13 +408,18 @@ static void test_env(void)
 	for (size_t i = 0; i < settings_option_count; i++) {
 		const struct option_def *o = &settings_options[i];
 		char name[64];
-		/* auth_mode takes only jwt or none; other strings take any. */
-		const char *value = !o->is_string ? NULL
-				    : strcmp(o->name, "auth_mode") == 0 ? "none"
-								      : "debug";
-		char num[32];
+		/* A string of choices (auth_mode, log_level...) takes its
+		 * last choice; other strings take any. */
+		const char *value = o->is_string ? "debug" : NULL;
+		char num[32], choice[32];
 		size_t j;
 
+		if (o->choices != NULL) {
+			const char *bar = strrchr(o->choices, '|');
+			snprintf(choice, sizeof(choice), "%s",
+				 bar ? bar + 1 : o->choices);
+			value = choice;
+		}
 		snprintf(name, sizeof(name), "PARLEY_%s", o->name);
 		for (j = 7; name[j] != '\0'; j++)
 			name[j] = (char)toupper((unsigned char)name[j]);
@@ -499,6 +514,32 @@ static void test_docs(void)
 	ok(same_settings(&s, &def), "  and gives the defaults");
 }
 
+/* The production sample (DEPLOY.md) and the expiry job's installed
+ * settings name real options with valid values: they load. */
+static void test_deploy_samples(void)
+{
+	static const char *const files[] = {
+		TOP_SRCDIR "/deploy/parley.conf.production",
+		TOP_SRCDIR "/cron/parley-expire.conf",
+	};
+	static char names[64][64], values[64][256];
+
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		struct settings s;
+		char err[512];
+		int n = read_names(files[i], names, values, 64);
+
+		if (!ok(n > 0, "%s is readable and sets something", files[i]))
+			continue;
+		for (int k = 0; k < n; k++)
+			ok(option(names[k]) != NULL, "  its line \"%s = ...\" "
+			   "names a real option", names[k]);
+		if (!ok(settings_load(&s, files[i], err, sizeof(err)),
+			"  it loads"))
+			diag("error: %s", err);
+	}
+}
+
 /* The file at TOP_SRCDIR/name into text (NUL-terminated); false, and
  * a failed test point, when it cannot be read. */
 static bool read_doc(const char *name, char *text, size_t size)
@@ -571,6 +612,7 @@ int main(void)
 	test_load();
 	test_env();
 	test_docs();
+	test_deploy_samples();
 	test_readme();
 	test_man();
 	remove_tmpfiles();
