@@ -406,6 +406,22 @@ parley__spawn() {
 	return 1
 }
 
+# parley__spawn_saved ARGS...: parley__spawn ARGS..., its arguments kept
+# in PIDFILE.argv so that parley__respawn PIDFILE starts it again the
+# same way (scripts/stackctl server-start under nginx).
+parley__spawn_saved() {
+	local pidfile=$1
+	[ "$1" != --max-files ] || pidfile=$2
+	printf '%s\0' "$@" >"$pidfile.argv" && parley__spawn "$@"
+}
+
+parley__respawn() {
+	local args=()
+	[ -f "$1.argv" ] || { parley_err "no $1.argv"; return 1; }
+	mapfile -d '' -t args <"$1.argv"
+	parley__spawn "${args[@]}"
+}
+
 # parley__wait_for SECONDS DESCRIPTION PIDFILE-OR-"" COMMAND... : run
 # COMMAND every 0.5 s until it succeeds (0), the process in PIDFILE dies
 # (1) or SECONDS pass (1). At most SECONDS * 2 tries in any case.
@@ -498,6 +514,9 @@ parley__node() {
 	P_VAL[STATE_DIR]=$P_STATE P_VAL[RUN_DIR]=$P_RUN P_VAL[LOG_DIR]=$P_LOG
 	P_VAL[WS_PORT]=$P_WS_PORT P_VAL[HTTP_PORT]=$P_HTTP_PORT
 	P_VAL[PUSH_PORT]=$P_PUSH_PORT P_VAL[PUBLISH_PORT]=$P_PUBLISH_PORT
+	# Under nginx (PARLEY_SERVER=nginx) it is the node's server.
+	P_NGINX_PORT=$P_HTTP_PORT P_FCGI_PORT=$((P_HTTP_PORT + 2))
+	P_VAL[NGINX_PORT]=$P_NGINX_PORT P_VAL[FCGI_ADDR]=127.0.0.1:$P_FCGI_PORT
 }
 
 # P_VAL's PUBLISH_SPECS and COMMAND_SPECS: every node's Pushpin publish
@@ -517,7 +536,8 @@ parley__node_specs() {
 	P_VAL[PUBLISH_SPECS]=$pub P_VAL[COMMAND_SPECS]=$cmd
 }
 
-# parley__node_start_server K: node K's lighttpd and workers, on settings
+# parley__node_start_server K: node K's lighttpd (or nginx, as node 1's
+# server is) and workers, on settings
 # of their own (STATE/nodeK/parley.conf: the same template and values,
 # but the rate and metrics tables in the node's run dir, as on a host of
 # its own).
@@ -532,8 +552,12 @@ parley__node_start_server() {
 		parley__write_settings || exit 1
 		# Node 1's is the one the expiry job reads.
 		rm -f "$P_STATE/parley-expire.conf"
-		parley_say "node $1: lighttpd on 127.0.0.1:$P_HTTP_PORT"
-		parley__start_lighttpd
+		parley_say "node $1: $P_SERVER on 127.0.0.1:$P_HTTP_PORT"
+		if [ "$P_SERVER" = nginx ]; then
+			parley__start_nginx
+		else
+			parley__start_lighttpd
+		fi
 	)
 }
 
@@ -677,7 +701,13 @@ parley_stack_stop() {
 	parley__stop_pid "$P_RUN/lighttpd.pid" lighttpd 15 INT
 	parley__node_stop lighttpd 15 INT
 	parley__stop_pid "$P_RUN/nginx.pid" nginx 15 QUIT
+	parley__node_stop nginx 15 QUIT
 	parley__stop_pid "$P_RUN/parley-ws.pid" parley-ws 15
+	parley__node_stop parley-ws 15
+	parley__stop_mounts
+	while IFS= read -r d; do
+		(parley__layout "$d" && parley__stop_mounts)
+	done < <(parley__node_dirs "$P_STATE")
 	parley__wait_workers 15
 	# PgBouncer after its clients, before PostgreSQL (SIGTERM: at once;
 	# the workers are gone).
@@ -1110,6 +1140,47 @@ parley__start_lighttpd_on() {
 # listens on NGINX_PORT: HTTP_PORT when it is the stack's server
 # (PARLEY_SERVER=nginx), HTTP_PORT+1 beside lighttpd (PARLEY_NGINX, where
 # the test stack's Pushpin routes /nginx/ws).
+# parley__nginx_mounts DIR: with nginx as the stack's server, the mounts
+# of the PARLEY_STACK_EXTRA folders' nginx-mounts.in (the test stack's
+# /jwt/ws and /limits/ws, which lighttpd has in its own file): for each
+# line "LOCATION VAR=VALUE...", a parley-ws --listen with those variables
+# on HTTP_PORT+7 and up, and a location for it, included at the end of
+# nginx's server block (DIR/parley.conf, whose last line is its "}").
+parley__nginx_mounts() {
+	local d=$1 loc vars port=$((P_HTTP_PORT + 7)) n=0
+	[ "$P_SERVER" = nginx ] && [ -n "$(parley__extra_files nginx-mounts.in)" ] ||
+		return 0
+	parley__render "$d/mounts" nginx-mounts.in && : >"$d/mounts.conf" ||
+		return 1
+	while read -r loc vars; do
+		case "$loc" in '' | '#'*) continue ;; esac
+		n=$((n + 1))
+		read -r -a vars <<<"$vars"
+		printf 'location %s {\n    include /etc/nginx/fastcgi_params;\n    fastcgi_pass 127.0.0.1:%s;\n    fastcgi_request_buffering off;\n}\n' \
+			"$loc" "$port" >>"$d/mounts.conf" || return 1
+		parley_say "starting parley-ws --listen 127.0.0.1:$port for $loc"
+		parley__spawn "$P_RUN/parley-ws-mount$n.pid" "$P_LOG/parley-ws-mount$n.log" \
+			env "${P_WORKER_ENV[@]}" "${vars[@]}" "${P_VAL[PARLEY_WS]}" \
+			--config "$P_STATE/parley.conf" --listen "127.0.0.1:$port" \
+			--procs 1 || return 1
+		port=$((port + 1))
+	done <"$d/mounts"
+	[ "$(tail -n 1 "$d/parley.conf")" = "}" ] || {
+		parley_err "$d/parley.conf does not end with its server block's }"
+		return 1
+	}
+	sed -i "\$ s|^}\$|    include $d/mounts.conf;\n}|" "$d/parley.conf"
+}
+
+# The parley-ws --listen of parley__nginx_mounts (of the current P_RUN).
+parley__stop_mounts() {
+	local f
+	for f in "$P_RUN"/parley-ws-mount*.pid; do
+		[ ! -e "$f" ] || parley__stop_pid "$f" parley-ws 15
+	done
+	return 0
+}
+
 parley__start_nginx() {
 	local d=$P_STATE/nginx procs=${PARLEY_WORKERS:-8} web=${P_VAL[WEB_DIR]}
 	[ "$P_SERVER" = nginx ] || procs=1
@@ -1125,19 +1196,23 @@ parley__start_nginx() {
 		P_VAL[WEB_DIR]=$P_WORKER_FALLBACK/web
 	fi
 	parley__render "$d/parley.conf" "$PARLEY_ROOT/nginx/parley.conf.in" &&
-		parley__render "$d/nginx.conf" "$PARLEY_ROOT/nginx/nginx.conf.in" ||
-		return 1
+		parley__render "$d/nginx.conf" "$PARLEY_ROOT/nginx/nginx.conf.in" &&
+		parley__nginx_mounts "$d" || return 1
 	P_VAL[WEB_DIR]=$web
 	parley_say "starting parley-ws --listen ${P_VAL[FCGI_ADDR]} --procs $procs and nginx on 127.0.0.1:$P_NGINX_PORT"
-	parley__spawn "$P_RUN/parley-ws.pid" "$P_LOG/parley-ws.log" \
+	parley__spawn_saved "$P_RUN/parley-ws.pid" "$P_LOG/parley-ws.log" \
 		env "${P_WORKER_ENV[@]}" "${P_VAL[PARLEY_WS]}" \
 		--config "$P_STATE/parley.conf" --listen "${P_VAL[FCGI_ADDR]}" \
 		--procs "$procs" || return 1
 	# nginx writes its master's pid, the same, to the same file.
-	parley__spawn --max-files "$P_RUN/nginx.pid" "$P_LOG/nginx.log" \
+	parley__spawn_saved --max-files "$P_RUN/nginx.pid" "$P_LOG/nginx.log" \
 		nginx -c "$d/nginx.conf" -g 'daemon off;' || return 1
-	if ! parley__wait_for 30 "nginx on port $P_NGINX_PORT" "$P_RUN/nginx.pid" \
-		parley__http_status_is 400 "http://127.0.0.1:$P_NGINX_PORT/ws"; then
+	parley__wait_nginx "$P_NGINX_PORT"
+}
+
+parley__wait_nginx() {
+	if ! parley__wait_for 30 "nginx on port $1" "$P_RUN/nginx.pid" \
+		parley__http_status_is 400 "http://127.0.0.1:$1/ws"; then
 		tail -n 20 "$P_LOG/nginx.log" "$P_LOG/parley-ws.log" >&2
 		return 1
 	fi
@@ -1335,10 +1410,6 @@ parley_stack_start() {
 		return 1
 		;;
 	esac
-	if [ "$P_NODES" != 1 ] && [ "$P_SERVER" != lighttpd ]; then
-		parley_err "PARLEY_NODES=$P_NODES needs PARLEY_SERVER=lighttpd"
-		return 1
-	fi
 	for p in $(seq 10 10 $((10 * (P_NODES - 1)))); do
 		busy+=($((P_WS_PORT + p)) $((P_HTTP_PORT + p))
 			$((P_PUSH_PORT + p)) $((P_PUBLISH_PORT + p)))
@@ -1460,14 +1531,14 @@ parley_expire_loop_start() {
 # the pushpin-* actions act on that node's Pushpin (parley__node).
 parley_stack_ctl() {
 	local state=${1:?usage: parley_stack_ctl STATE_DIR ACTION [NODE]}
-	local action=$2 node=${3:-1} bindir pid i nodes
+	local action=$2 node=${3:-1} bindir pid i nodes server
 	state=$(cd "$state" && pwd) || return 1
 	parley__layout "$state"
 	bindir=$(parley__pg_bindir) || return 1
-	read -r P_WS_PORT P_PUSH_PORT P_PUBLISH_PORT nodes < <(
+	read -r P_WS_PORT P_PUSH_PORT P_PUBLISH_PORT nodes server < <(
 		. "$P_STATE/stack.env" && echo "$PARLEY_STACK_WS_PORT" \
 			"$PARLEY_STACK_PUSH_PORT" "$PARLEY_STACK_PUBLISH_PORT" \
-			"${PARLEY_STACK_NODES:-1}")
+			"${PARLEY_STACK_NODES:-1}" "${PARLEY_STACK_SERVER:-lighttpd}")
 	if [ "$node" != 1 ]; then
 		case "$action" in
 		pushpin-kill | pushpin-start | pushpin-stop) ;;
@@ -1548,14 +1619,43 @@ parley_stack_ctl() {
 		P_HTTP_PORT=$(sed -n 's/^server.port = //p' "$P_STATE/lighttpd.conf")
 		parley__start_lighttpd_on "$P_STATE/lighttpd.conf"
 		;;
+	server-stop | server-term | server-start)
+		# The stack's server and its workers, whichever it is: lighttpd
+		# (the lighttpd-* commands), or nginx and the parley-ws --listen
+		# behind it (stopped after nginx, so that a request in hand is
+		# answered; started again with the arguments of their start).
+		if [ "$server" != nginx ]; then
+			parley_stack_ctl "$state" "lighttpd-${action#server-}"
+			return
+		fi
+		case "$action" in
+		server-stop)
+			parley__stop_pid "$P_RUN/nginx.pid" nginx 15 QUIT &&
+				parley__stop_pid "$P_RUN/parley-ws.pid" parley-ws 15
+			;;
+		server-term)
+			parley__stop_pid "$P_RUN/nginx.pid" nginx 15 TERM &&
+				parley__stop_pid "$P_RUN/parley-ws.pid" parley-ws 15
+			;;
+		server-start)
+			parley__respawn "$P_RUN/parley-ws.pid" &&
+				parley__respawn "$P_RUN/nginx.pid" &&
+				parley__wait_nginx "$(sed -n 's/^ *listen 127.0.0.1:\([0-9]*\);/\1/p' \
+					"$P_STATE/nginx/parley.conf" | head -n 1)"
+			;;
+		esac
+		;;
 	worker-kill)
 		# A crash mid-request: SIGKILL to the busiest worker under
-		# lighttpd (most CPU time); lighttpd starts a new one.
-		pid=$(parley__read_pid "$P_RUN/lighttpd.pid") &&
+		# lighttpd (most CPU time), or under parley-ws --listen when
+		# nginx is the server; their parent starts a new one.
+		i=lighttpd
+		[ "$server" != nginx ] || i=parley-ws
+		pid=$(parley__read_pid "$P_RUN/$i.pid") &&
 			pid=$(ps -o times=,pid= --ppid "$pid" |
 				sort -n | tail -n 1 | awk '{print $2}')
 		[ -n "$pid" ] || {
-			parley_err "no worker under lighttpd"
+			parley_err "no worker under $i"
 			return 1
 		}
 		kill -KILL "$pid"

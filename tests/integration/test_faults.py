@@ -12,10 +12,11 @@ exceed its budget (they are counted, retried and acked in the end).
 
 The faults: none; PostgreSQL stopped and started; workers SIGKILLed
 mid-traffic; Pushpin killed and restarted (then the expiry job leaves
-no stale rows); lighttpd stopped and started; PostgreSQL's disk full
-(the `messages` table moved to a small tmpfs that is then filled);
-a lock held on `messages` (backpressure); SIGTERM to lighttpd; a request
-in hand when lighttpd stops; the whole stack stopped as
+no stale rows); the server (lighttpd, or nginx and the parley-ws
+--listen behind it: PARLEY_SERVER) stopped and started; PostgreSQL's
+disk full (the `messages` table moved to a small tmpfs that is then
+filled); a lock held on `messages` (backpressure); SIGTERM to the
+server; a request in hand when the server stops; the whole stack stopped as
 `scripts/up --stop` does and started again, messages in flight; a slow
 reader that stops reading while 2,000 messages are sent to it; a burst of
 hundreds of connections that each send at once; frames just under and
@@ -39,11 +40,12 @@ import time
 
 import websockets
 
-from parley_test import (BUILD, DB_URL, ROOT, STATE, connect, diag, eq, ok,
-                         run, send_frame, sql, sql_value, uid)
+from parley_test import (BUILD, DB_URL, ROOT, STACK, STATE, connect, diag,
+                         eq, ok, run, send_frame, sql, sql_value, uid)
 from traffic import Traffic, summary
 
 SECONDS = float(os.environ.get("PARLEY_FAULT_SECONDS", "12"))
+SERVER = STACK.get("SERVER", "lighttpd")  # in front of the workers
 PAIRS = int(os.environ.get("PARLEY_FAULT_PAIRS", "20"))
 RATE = float(os.environ.get("PARLEY_FAULT_RATE", "200"))
 SLOW = int(os.environ.get("PARLEY_FAULT_SLOW", "2000"))
@@ -156,7 +158,7 @@ async def test_worker_kill():
     eq(len(killed), 3, f"worker-kill: 3 workers SIGKILLed ({killed})")
     after = worker_pids()
     ok(not after & {int(k) for k in killed} and len(after) == len(before),
-       "worker-kill: lighttpd replaced them", (before, killed, after))
+       "worker-kill: their parent replaced them", (before, killed, after))
 
 
 async def test_pushpin_restart():
@@ -182,10 +184,10 @@ async def test_pushpin_restart():
 
 async def test_lighttpd_restart():
     async def fault(t):
-        await ctl("lighttpd-stop")
+        await ctl("server-stop")
         await asyncio.sleep(1)
-        await ctl("lighttpd-start")
-    await fault_case("lighttpd-restart", fault)
+        await ctl("server-start")
+    await fault_case(f"{SERVER}-restart", fault)
 
 
 def pg_owner():
@@ -286,7 +288,7 @@ async def test_database_lock():
 
 async def test_stop_finishes_request_in_hand():
     """A send that a worker is serving (held up 1.5 s by a lock) when
-    lighttpd is stopped: the stop waits, the worker finishes it, the
+    the server is stopped: the stop waits, the worker finishes it, the
     sender gets its ack and the row is stored."""
     a = await connect(uid("inhand-a"))
     b = await connect(uid("inhand-b"))
@@ -301,32 +303,32 @@ async def test_stop_finishes_request_in_hand():
                                 mid))
         await asyncio.sleep(0.3)
         t0 = time.monotonic()
-        await ctl("lighttpd-stop")
+        await ctl("server-stop")
         stop_took = time.monotonic() - t0
         ev = await a.expect(lambda e: e.get("type") in ("ack", "error"), 10)
         eq((ev["type"], ev["data"].get("messageId")), ("ack", mid),
            "the request in hand was finished and answered: ack")
         eq(sql_value("SELECT count(*) FROM messages WHERE message_id = "
                      ":'p1'", mid), "1", "and its message is stored")
-        diag(f"figures lighttpd's graceful stop took {stop_took:.1f} s "
+        diag(f"figures {SERVER}'s graceful stop took {stop_took:.1f} s "
              "with a request in hand")
     finally:
         await asyncio.wait_for(lock.wait(), 30)
-        await ctl("lighttpd-start")
+        await ctl("server-start")
     await a.close()
     await b.close()
 
 
 async def test_lighttpd_sigterm():
-    """SIGTERM to lighttpd (its immediate stop, not the graceful one), and
+    """SIGTERM to the server (lighttpd's immediate stop, not the graceful one), and
     a start: a request cut off may be committed without its ack reaching
     the client, which then resends and gets "duplicate": true; nothing
     acked is lost. (Pushpin's SIGTERM is in test_clean_restart: that is
     how scripts/up --stop stops it.)"""
     async def fault(t):
-        await ctl("lighttpd-term")
-        await ctl("lighttpd-start")
-    await fault_case("lighttpd-sigterm", fault)
+        await ctl("server-term")
+        await ctl("server-start")
+    await fault_case(f"{SERVER}-sigterm", fault)
 
 
 async def test_clean_restart():

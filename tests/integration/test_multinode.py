@@ -70,9 +70,12 @@ async def on(url, user):
 
 
 def node_log(n):
-    """The workers' log (lighttpd's error log) of node n."""
-    with open(os.path.join(STATE if n == 1 else STATE2, "log",
-                           "lighttpd.log"), errors="replace") as f:
+    """The workers' log of node n: lighttpd's error log, or parley-ws
+    --listen's under nginx."""
+    name = ("parley-ws.log" if STACK.get("SERVER") == "nginx"
+            else "lighttpd.log")
+    with open(os.path.join(STATE if n == 1 else STATE2, "log", name),
+              errors="replace") as f:
         return f.read()
 
 

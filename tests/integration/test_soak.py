@@ -1,15 +1,15 @@
 """Soak: steady traffic between many users plus connection churn (a few
 users close their connection and reconnect every second) for
 PARLEY_SOAK_SECONDS (default 60; scripts/faults --long runs 600). The
-resident memory and the open file descriptors of lighttpd and of its
-parley-ws workers are sampled every 10 s after a 10 s warm-up; at the end
+resident memory and the open file descriptors of the server (lighttpd,
+or nginx: PARLEY_SERVER) and of its parley-ws workers are sampled every 10 s after a 10 s warm-up; at the end
 they must be flat:
 
-  memory   the workers' total RSS, and lighttpd's, grew by at most
+  memory   the workers' total RSS, and the server's, grew by at most
            10% + 2 MB over the run (allocator warm-up, not a leak: a leak
            of one allocation per request would be far more)
   fds      each worker ends with at most 4 more open descriptors than it
-           had after the warm-up; lighttpd's count follows the requests in
+           had after the warm-up; the server's count follows the requests in
            flight, so its count is compared when quiet, before the traffic
            and 7 s after it (lighttpd closes idle keep-alive connections
            after 5 s)
@@ -30,9 +30,10 @@ import random
 import subprocess
 import time
 
-from parley_test import ROOT, STATE, diag, eq, ok, run
+from parley_test import ROOT, STACK, STATE, diag, eq, ok, run
 from traffic import Traffic, summary
 
+SERVER = STACK.get("SERVER", "lighttpd")  # in front of the workers
 SECONDS = float(os.environ.get("PARLEY_SOAK_SECONDS", "60"))
 PAIRS = int(os.environ.get("PARLEY_SOAK_PAIRS", "20"))
 RATE = float(os.environ.get("PARLEY_SOAK_RATE", "150"))
@@ -53,27 +54,41 @@ def sanitized():
 
 
 def processes():
-    """{pid: name} of lighttpd and its workers (scripts/stackctl pids)."""
+    """{pid: name} of the stack's server and its workers (scripts/stackctl
+    pids): lighttpd and the parley-ws it spawned, or, with nginx as the
+    server (PARLEY_SERVER=nginx), nginx's master and worker and the
+    parley-ws --listen workers behind it. Both are named SERVER."""
     out = subprocess.run([os.path.join(ROOT, "scripts", "stackctl"), STATE,
                           "pids"], capture_output=True, text=True,
                          timeout=60, check=True).stdout
-    lighttpd = None
+    server = None
     procs = {}
     for line in out.splitlines():
         name, pid = line.split()
-        if name == "lighttpd":
-            lighttpd = pid
-            procs[int(pid)] = "lighttpd"
+        if name == SERVER:
+            server = pid
+            procs[int(pid)] = SERVER
     for line in out.splitlines():
         name, pid = line.split()
-        if name == "parley-ws":
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            continue
+        # Under lighttpd only its own workers (not the parley-ws --listen
+        # of the nginx beside it); under nginx every listed worker is
+        # the server's.
+        if name == "parley-ws" and (SERVER == "nginx" or ppid == server):
+            procs[int(pid)] = "parley-ws"
+    if SERVER == "nginx" and server is not None:
+        for pid in os.listdir("/proc"):
             try:
                 with open(f"/proc/{pid}/stat") as f:
                     ppid = f.read().rsplit(")", 1)[1].split()[1]
-            except OSError:
+            except (OSError, IndexError):
                 continue
-            if ppid == lighttpd:
-                procs[int(pid)] = "parley-ws"
+            if ppid == server:
+                procs[int(pid)] = SERVER
     return procs
 
 
@@ -134,9 +149,9 @@ async def test_soak():
     ok(len(samples) >= 2, f"soak: {len(samples)} samples")
     first, last = samples[0], samples[-1]
     pids = [p for p in first if p in last]
-    eq(len(pids), len(procs), "soak: no process of lighttpd's died "
+    eq(len(pids), len(procs), f"soak: no process of {SERVER}'s died "
        "(the same pids at the end)")
-    for name in ("parley-ws", "lighttpd"):
+    for name in ("parley-ws", SERVER):
         mine = [p for p in pids if procs[p] == name]
         series = [sum(s[p][0] for p in mine if p in s) for s in samples]
         before, after = series[0], series[-1]
@@ -149,7 +164,7 @@ async def test_soak():
         else:
             ok(after <= allowed, f"soak: {name} RSS flat ({before} -> "
                f"{after} KB, allowed {allowed:.0f})")
-        if name == "lighttpd":
+        if name == SERVER:
             fds = [(quiet_before[p][1], quiet_after[p][1]) for p in mine
                    if p in quiet_before and p in quiet_after]
         else:
