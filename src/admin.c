@@ -180,3 +180,29 @@ enum db_status admin_counts(struct db *db, struct admin_counts *out)
 	PQclear(r);
 	return DB_OK;
 }
+
+/* ---- archive ---------------------------------------------------------------- */
+
+/* $1 days, $2 batch. Column: the number moved. */
+static const struct statement st_archive = { "admin_archive",
+	"SELECT parley_archive_messages(make_interval(days => $1::int), "
+	"$2::int)", 2 };
+
+enum db_status admin_archive_batch(struct db *db, long days, long batch,
+				   long long *moved)
+{
+	char d[24], b[24];
+	const char *params[2] = { d, b };
+	enum db_status st;
+	PGresult *r;
+
+	snprintf(d, sizeof(d), "%ld", days);
+	snprintf(b, sizeof(b), "%ld", batch);
+	*moved = 0;
+	r = db_run(db, &st_archive, params, &st);
+	if (r == NULL)
+		return st;
+	*moved = count_at(r, 0);
+	PQclear(r);
+	return DB_OK;
+}

@@ -65,4 +65,11 @@ struct admin_counts {
 enum db_status admin_counts(struct db *db, struct admin_counts *out)
     MUST_CHECK;
 
+/* One batch of sql/007_archive.sql's parley_archive_messages(): up to
+ * `batch` messages received more than `days` days ago moved to
+ * messages_archive (with their group receipts); *moved says how many.
+ * Its own transaction. */
+enum db_status admin_archive_batch(struct db *db, long days, long batch,
+				   long long *moved) MUST_CHECK;
+
 #endif

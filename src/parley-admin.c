@@ -13,6 +13,10 @@
  *   counts                 connections, users online, messages by
  *                          status, groups, queued offline pushes
  *   create-api-key         appends a new random key to api_keys_file
+ *   archive --older-than DAYS
+ *                          moves messages received more than DAYS days
+ *                          ago to messages_archive (sql/007_archive.sql),
+ *                          in batches until none is left
  *
  * Every command takes --json: one JSON document on stdout (cJSON), also
  * for a failure found after the options were read ({"error": "..."}).
@@ -63,6 +67,7 @@
 
 enum {
 	OPT_JSON = 256, OPT_CONTENT, OPT_LABEL, OPT_CODE, OPT_WAIT, OPT_LIMIT,
+	OPT_OLDER_THAN, OPT_BATCH,
 };
 /* Which options a command takes (bits of 1 << (OPT_x - OPT_JSON)). */
 #define OPT_BIT(o) (1u << ((o) - OPT_JSON))
@@ -85,6 +90,8 @@ struct admin_cli {
 	int code;        /* disconnect: the close code */
 	long wait_s;     /* disconnect: how long to wait for the close */
 	long limit;      /* pending: messages listed at most */
+	long older_than; /* archive: days */
+	long batch;      /* archive: messages per transaction */
 };
 
 /* ---- output ---------------------------------------------------------------- */
@@ -736,6 +743,48 @@ out:
 	return rc;
 }
 
+/* ---- archive ---------------------------------------------------------------- */
+
+/* Batches until one moves nothing; each its own transaction, so a stop
+ * (or a failure) keeps what the earlier ones moved. */
+static int run_archive(struct admin_cli *m, const struct settings *cfg)
+{
+	struct db *db;
+	long long total = 0, moved;
+	long batches = 0;
+	enum db_status st;
+
+	if (!(m->given & OPT_BIT(OPT_OLDER_THAN)))
+		return fail(m, EX_USAGE, "archive needs --older-than DAYS");
+	db = open_db(cfg);
+	if (db == NULL)
+		return EX_OSERR;
+	do {
+		st = admin_archive_batch(db, m->older_than, m->batch, &moved);
+		if (st != DB_OK) {
+			db_free(db);
+			return fail(m, db_rc(st), "archive: database %s after "
+				    "%lld messages moved (is sql/007_archive.sql "
+				    "applied, and this login in parley_admin?)",
+				    st == DB_UNAVAILABLE ? "unavailable"
+							 : "query failed", total);
+		}
+		total += moved;
+		batches++;
+	} while (moved > 0);
+	db_free(db);
+	if (m->json) {
+		cJSON *doc = cJSON_CreateObject();
+		add_count(doc, "archived", total);
+		add_count(doc, "older_than_days", m->older_than);
+		add_count(doc, "batches", batches);
+		return emit(doc);
+	}
+	printf("archived %lld messages received more than %ld days ago "
+	       "(%ld batches)\n", total, m->older_than, batches);
+	return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static const struct command_def commands[] = {
@@ -745,6 +794,8 @@ static const struct command_def commands[] = {
 	  run_disconnect },
 	{ "counts", 0, 0, run_counts },
 	{ "create-api-key", 0, OPT_BIT(OPT_LABEL), run_create_api_key },
+	{ "archive", 0, OPT_BIT(OPT_OLDER_THAN) | OPT_BIT(OPT_BATCH),
+	  run_archive },
 };
 
 static bool number(const char *arg, long min, long max, long *out)
@@ -765,7 +816,7 @@ static bool admin_option(void *ctx, int opt, const char *arg)
 	struct admin_cli *m = ctx;
 	long v;
 
-	if (opt < OPT_JSON || opt > OPT_LIMIT)
+	if (opt < OPT_JSON || opt > OPT_BATCH)
 		return false;
 	m->given |= OPT_BIT(opt);
 	switch (opt) {
@@ -801,6 +852,18 @@ static bool admin_option(void *ctx, int opt, const char *arg)
 	case OPT_LIMIT:
 		if (!number(arg, 1, 1000000, &m->limit)) {
 			log_error("--limit: 1..1000000 messages");
+			return false;
+		}
+		return true;
+	case OPT_OLDER_THAN:
+		if (!number(arg, 1, 36500, &m->older_than)) {
+			log_error("--older-than: 1..36500 days");
+			return false;
+		}
+		return true;
+	case OPT_BATCH:
+		if (!number(arg, 1, 100000, &m->batch)) {
+			log_error("--batch: 1..100000 messages");
 			return false;
 		}
 		return true;
@@ -860,6 +923,8 @@ int main(int argc, char **argv)
 		{ "code", required_argument, NULL, OPT_CODE },
 		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "older-than", required_argument, NULL, OPT_OLDER_THAN },
+		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct program prog = {
@@ -880,13 +945,19 @@ int main(int argc, char **argv)
 			 "  create-api-key [--label TEXT]\n"
 			 "                        append a new key to "
 			 "api_keys_file and print it\n"
+			 "  archive --older-than DAYS [--batch N]\n"
+			 "                        move messages received more "
+			 "than DAYS days ago to\n"
+			 "                        messages_archive, N a "
+			 "transaction (default 5000)\n"
 			 "  --json                one JSON document on stdout",
 		.options = opts,
 		.option = admin_option,
 		.operands = admin_operands,
 		.run = admin_run,
 	};
-	struct admin_cli m = { .code = 4000, .wait_s = 5, .limit = 1000 };
+	struct admin_cli m = { .code = 4000, .wait_s = 5, .limit = 1000,
+			       .batch = 5000 };
 
 	return program_main(argc, argv, &prog, &m);
 }

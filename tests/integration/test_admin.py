@@ -20,8 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from parley_test import (BUILD, DB_URL, STATE, WS_URL, connect, eq, ok, run,
-                         send_frame, sql, sql_value, uid)
+from parley_test import (BUILD, DB_URL, STATE, WS_URL, connect, eq, ok,
+                         poll_value, run, send_frame, sql, sql_value, uid)
 
 ADMIN = os.path.join(BUILD, "src", "parley-admin")
 CONF = os.path.join(STATE, "parley.conf")
@@ -453,5 +453,101 @@ async def test_create_api_key():
        "re-read the file)")
 
 
+def columns(table):
+    return sql_value("SELECT string_agg(column_name || ' ' || data_type, ', ' "
+                     "ORDER BY ordinal_position) FROM information_schema."
+                     "columns WHERE table_name = :'p1'", table)
+
+
+async def test_archive():
+    """archive --older-than DAYS (sql/007_archive.sql): old delivered
+    messages and old group messages (with their receipts) move to the
+    archive tables; an old one-to-one message still waiting for its
+    recipient, and recent ones, stay; the recipient's backlog is intact."""
+    s, r, late = uid("arc-s"), uid("arc-r"), uid("arc-late")
+    conv, group = uid("arc-conv"), uid("arc-group")
+    old_done, old_wait, recent = uid("arc-m1"), uid("arc-m2"), uid("arc-m3")
+    old_group = uid("arc-g1")
+    cs = await live(await connect(s))
+    cr = await live(await connect(r))
+    await cs.request({"action": "createGroup", "conversationId": group,
+                      "members": [r]}, "ack")
+    for mid, to in ((old_done, r), (old_wait, late), (recent, r)):
+        a = await cs.request(send_frame(s, to, conv + to, "x", mid), "ack")
+        eq(a["type"], "ack", f"{mid} acked")
+    a = await cs.request({"action": "sendMessage", "conversationId": group,
+                          "messageId": old_group, "content": "g"}, "ack")
+    eq(a["type"], "ack", "a group message acked")
+    got = set()
+    while len(got) < 3:
+        e = await cr.expect("message")
+        got.add(e["data"]["messageId"])
+    await cr.request({"action": "ack", "messageIds": sorted(got)}, "ack")
+    eq(await poll_value("1", "SELECT count(*) FROM group_receipts WHERE "
+                        "message_id = :'p1'", old_group), "1",
+       "the member's receipt of the group message is stored")
+    # Three of them received 100 days ago (as the schema owner).
+    sql("UPDATE messages SET received_at = now() - interval '100 days' "
+        "WHERE message_id = ANY(string_to_array(:'p1', ','))",
+        ",".join((old_done, old_wait, old_group)))
+
+    rc, _, err = await admin("archive")
+    eq(rc, 64, "archive without --older-than: usage (64)")
+    rc, _, err = await admin("archive", "--older-than", "0")
+    eq(rc, 64, "--older-than 0: usage (64)")
+    rc, _, err = await admin("archive", "--older-than", "90",
+                             worker_login=True)
+    eq(rc, 70, "the workers' login may not archive (70)")
+    eq(sql_value("SELECT count(*) FROM messages_archive WHERE message_id = "
+                 "ANY(string_to_array(:'p1', ','))",
+                 ",".join((old_done, old_group))), "0",
+       "  and nothing moved")
+    try:
+        sql("SELECT parley_archive_messages(interval '1 hour', 10)")
+        short = "ran"
+    except Exception as e:  # psql's error
+        short = str(e)
+    ok("at least 1 day" in short,
+       "the function refuses a horizon under a day", short)
+
+    rc, doc, err = await admin_json("archive", "--older-than", "90",
+                                    "--batch", "1")
+    eq(rc, 0, "archive --older-than 90 --batch 1 exits 0")
+    ok(doc.get("archived", 0) >= 2 and doc.get("older_than_days") == 90 and
+       doc.get("batches") == doc.get("archived", 0) + 1,
+       "  moved them one a batch, until a batch moved none", doc)
+    where = "message_id = ANY(string_to_array(:'p1', ','))"
+    ids = ",".join((old_done, old_wait, recent, old_group))
+    eq(sql_value(f"SELECT string_agg(message_id, ',' ORDER BY message_id) "
+                 f"FROM messages_archive WHERE {where}", ids),
+       ",".join(sorted((old_done, old_group))),
+       "  the old delivered and the old group message are in the archive")
+    eq(sql_value(f"SELECT string_agg(message_id, ',' ORDER BY message_id) "
+                 f"FROM messages WHERE {where}", ids),
+       ",".join(sorted((old_wait, recent))),
+       "  the old one still waiting for its recipient, and the recent "
+       "one, stay")
+    eq(sql_value("SELECT count(*) FROM group_receipts_archive WHERE "
+                 "message_id = :'p1'", old_group), "1",
+       "  the group message's receipt went with it")
+    eq(sql_value("SELECT status FROM messages_archive WHERE message_id = "
+                 ":'p1'", old_done), "delivered",
+       "  archived rows keep their columns (status)")
+    cl = await connect(late)
+    e = await cl.expect(lambda e: e.get("type") == "message")
+    eq(e["data"]["messageId"], old_wait,
+       "the waiting recipient still gets the old message on connect")
+    rc, doc, _ = await admin_json("archive", "--older-than", "90")
+    eq((rc, doc.get("archived")), (0, 0), "a second run moves nothing")
+    eq(columns("messages_archive"), columns("messages"),
+       "messages_archive has the columns of messages (a migration that "
+       "adds one must add it there too)")
+    eq(columns("group_receipts_archive"), columns("group_receipts"),
+       "group_receipts_archive has the columns of group_receipts")
+    for c in (cs, cr, cl):
+        await c.close()
+
+
 run(test_connections, test_pending, test_counts, test_disconnect,
+    test_archive,
     test_create_api_key)
