@@ -60,6 +60,10 @@
 #                          transaction); parley-migrate and parley-push
 #                          keep connecting directly (parley__start_pgbouncer)
 #   PARLEY_PGBOUNCER_POOL_SIZE  its default_pool_size (default 20)
+#   PARLEY_WEBSOCKETD      1: websocketd on HTTP_PORT+6 as well, running
+#                          parley-websocketd (one process per WebSocket;
+#                          README, "websocketd"), and publish_spec gets
+#                          postgres: so that both bridges reach each other
 #   PARLEY_STACK_EXTRA     folders of more templates, ':'-separated, a
 #                          relative one taken from the checkout: scripts/test
 #                          adds its own wiring from tests/stack/ this way
@@ -81,11 +85,12 @@ PARLEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # chromium: tests/integration/test_browser.py drives the chat page in it
 # (headless, through playwright-core: parley_install_browser_deps).
 # pgbouncer: PARLEY_PGBOUNCER=1 puts it between the workers and PostgreSQL.
+# websocketd: PARLEY_WEBSOCKETD=1 runs parley-websocketd under it.
 # systemd: systemd-analyze and systemd-sysusers check the shipped units
 # (tests/unit/test-deploy.sh; nothing is booted).
 PARLEY_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	libcjson-dev uuid-dev libpq-dev libssl-dev libzmq3-dev libcurl4-openssl-dev
-	postgresql pgbouncer
+	postgresql pgbouncer websocketd
 	lighttpd nginx pushpin node-ws python3-websockets curl clang
 	libclang-rt-14-dev valgrind chromium systemd)
 # Where parley_install_browser_deps puts playwright-core (git-ignored).
@@ -533,6 +538,10 @@ parley__node_specs() {
 		pub+=${pub:+,}tcp://127.0.0.1:$((P_PUSH_PORT + 10 * (k - 1)))
 		cmd+=${cmd:+,}ipc://$run/pushpin-command
 	done
+	# PARLEY_WEBSOCKETD: every publish as NOTIFY too (notify.h).
+	if [ -n "$P_WEBSOCKETD" ]; then
+		pub+=,postgres:
+	fi
 	P_VAL[PUBLISH_SPECS]=$pub P_VAL[COMMAND_SPECS]=$cmd
 }
 
@@ -631,6 +640,23 @@ parley__wait_workers() {
 	parley_say "workers still running after $1 s: $(parley__workers | tr '\n' ' ')"
 }
 
+# parley__wait_websocketd SECONDS: until the stack's parley-websocketd
+# processes have exited (after websocketd stopped).
+parley__wait_websocketd() {
+	local i pid left
+	for i in $(seq 1 $(($1 * 5))); do
+		left=""
+		for pid in $(parley__leftovers); do
+			if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = parley-websocke ]; then
+				left+=" $pid"
+			fi
+		done
+		[ -n "$left" ] || return 0
+		sleep 0.2
+	done
+	parley_say "parley-websocketd processes still running after $1 s:$left"
+}
+
 # Processes of this stack left over from a crash: those of our programs
 # whose command line, working directory or environment names the state
 # directory (or its fallback directories). Prints their pids.
@@ -645,7 +671,7 @@ parley__leftovers() {
 		case "$comm" in
 		pushpin | condure | zurl | pushpin-proxy | pushpin-handle* | \
 			m2adapter | lighttpd | nginx | parley-ws | postgres | pg_ctl | \
-			pgbouncer) ;;
+			pgbouncer | websocketd | parley-websocke) ;;
 		*) continue ;;
 		esac
 		cwd=$(readlink "$d/cwd" 2>/dev/null)/ || cwd=""
@@ -709,6 +735,10 @@ parley_stack_stop() {
 		(parley__layout "$d" && parley__stop_mounts)
 	done < <(parley__node_dirs "$P_STATE")
 	parley__wait_workers 15
+	# websocketd (PARLEY_WEBSOCKETD): its processes see their stdin's EOF
+	# and delete their connection rows, while PostgreSQL is still up.
+	parley__stop_pid "$P_RUN/websocketd.pid" websocketd 10
+	parley__wait_websocketd 10
 	# PgBouncer after its clients, before PostgreSQL (SIGTERM: at once;
 	# the workers are gone).
 	parley__stop_pid "$P_RUN/pgbouncer.pid" pgbouncer 10
@@ -1286,7 +1316,8 @@ parley__write_start_env() {
 			PARLEY_EXTRA_CONF PARLEY_PG_CONF PARLEY_PUSHPIN_LOG_LEVEL \
 			PARLEY_NGINX PARLEY_STACK_EXTRA PARLEY_JWT_SECRET \
 			PARLEY_JWT_ISSUER PARLEY_JWT_AUDIENCE PARLEY_NODES \
-			PARLEY_PGBOUNCER PARLEY_PGBOUNCER_POOL_SIZE; do
+			PARLEY_PGBOUNCER PARLEY_PGBOUNCER_POOL_SIZE \
+			PARLEY_WEBSOCKETD; do
 			if [ -n "${!v+x}" ]; then
 				printf '%s=%q\n' "$v" "${!v}"
 			fi
@@ -1313,7 +1344,8 @@ parley__write_state() {
 			BUILD_DIR "$(parley__build_dir)" NODES "$P_NODES" \
 			POOLER "${P_PGBOUNCER:+pgbouncer}" \
 			POOLED_DATABASE_URL "$P_POOLED_DATABASE_URL" \
-			PGBOUNCER_PORT "${P_PGBOUNCER:+$P_PGBOUNCER_PORT}"
+			PGBOUNCER_PORT "${P_PGBOUNCER:+$P_PGBOUNCER_PORT}" \
+			WEBSOCKETD_URL "${P_WEBSOCKETD:+ws://127.0.0.1:$P_WEBSOCKETD_PORT/ws}"
 		# Nodes 2.. (parley__node): the same, with _K appended.
 		for k in $(seq 2 "$P_NODES"); do
 			(
@@ -1374,7 +1406,20 @@ parley_stack_start() {
 	P_HOOK_PORT=$((P_HTTP_PORT + 3))
 	# PgBouncer (PARLEY_PGBOUNCER=1).
 	P_PGBOUNCER_PORT=$((P_HTTP_PORT + 4))
+	# websocketd (PARLEY_WEBSOCKETD=1).
+	P_WEBSOCKETD_PORT=$((P_HTTP_PORT + 6))
 	busy=("${ports[@]}")
+	case "${PARLEY_WEBSOCKETD:-}" in
+	'' | 0) P_WEBSOCKETD="" ;;
+	1)
+		P_WEBSOCKETD=1
+		busy+=("$P_WEBSOCKETD_PORT")
+		;;
+	*)
+		parley_err "PARLEY_WEBSOCKETD must be 1 or 0, not '$PARLEY_WEBSOCKETD'"
+		return 1
+		;;
+	esac
 	case "${PARLEY_PGBOUNCER:-}" in
 	'' | 0) P_PGBOUNCER="" ;;
 	1)
@@ -1489,6 +1534,7 @@ parley_stack_start() {
 		parley__node_start_pushpin "$p" || return 1
 	done
 	parley__start_push || return 1
+	parley__start_websocketd || return 1
 	parley__write_state || return 1
 	parley_say "the $set stack is up"
 }
@@ -1512,6 +1558,38 @@ parley__start_push() {
 		PARLEY_DATABASE_POOL_MODE=session \
 		"$(parley__build_dir)/src/parley-push" \
 		--config "$P_STATE/parley.conf"
+}
+
+# websocketd (PARLEY_WEBSOCKETD=1; README, "websocketd") on
+# 127.0.0.1:HTTP_PORT+6, any path, running parley-websocketd on the
+# workers' settings, one process per WebSocket. websocketd passes only
+# the variables of --passenv on: the workers' environment (workers.env)
+# and the direct database URL (a LISTEN needs a session of its own, so
+# never through PgBouncer).
+parley__start_websocketd() {
+	local passenv=PATH,LD_LIBRARY_PATH,PARLEY_DATABASE_URL,PARLEY_DATABASE_POOL_MODE v
+	[ -n "$P_WEBSOCKETD" ] || return 0
+	if ! command -v websocketd >/dev/null; then
+		parley_err "websocketd is missing (PARLEY_WEBSOCKETD=1): apt-get install websocketd"
+		return 1
+	fi
+	for v in "${P_WORKER_ENV[@]}"; do
+		passenv+=,${v%%=*}
+	done
+	parley_say "starting websocketd on 127.0.0.1:$P_WEBSOCKETD_PORT (parley-websocketd)"
+	parley__spawn "$P_RUN/websocketd.pid" "$P_LOG/websocketd.log" \
+		env "${P_WORKER_ENV[@]}" \
+		PARLEY_DATABASE_URL="postgresql://parley_ws@127.0.0.1:$P_PG_PORT/parley" \
+		PARLEY_DATABASE_POOL_MODE=session \
+		websocketd --port "$P_WEBSOCKETD_PORT" --address 127.0.0.1 \
+		--loglevel error --passenv "$passenv" \
+		"$(parley__build_dir)/src/parley-websocketd" \
+		--config "$P_STATE/parley.conf" || return 1
+	if ! parley__wait_for 15 "websocketd on port $P_WEBSOCKETD_PORT" \
+		"$P_RUN/websocketd.pid" parley__port_open "$P_WEBSOCKETD_PORT"; then
+		tail -n 20 "$P_LOG/websocketd.log" >&2
+		return 1
+	fi
 }
 
 # ---------------------------------------------------------------------------

@@ -43,6 +43,7 @@
 #include "command.h"
 #include "db.h"
 #include "log.h"
+#include "notify.h"
 #include "program.h"
 #include "protocol.h"
 #include "publish.h"
@@ -333,6 +334,10 @@ static int held_by_pushpin(struct instances *in, const char *conn_id,
 	char *ids[1] = { (char *)conn_id }, err[256];
 	int unknown = 0;
 
+	/* parley-websocketd's (notify.h): its row is what there is. */
+	if (conn_is_websocketd(conn_id))
+		return -1;
+
 	for (int k = 0; k < in->specs.n; k++) {
 		bool alive[1] = { false };
 		if (in->cmd[k] == NULL) {
@@ -459,6 +464,14 @@ static int run_disconnect(struct admin_cli *m, const struct settings *cfg)
 			  "endpoints, or out of memory");
 		goto out;
 	}
+	/* A parley-websocketd connection hears the close as NOTIFY only. */
+	publisher_set_db(pub, db);
+	if (conn_is_websocketd(m->arg) && !publisher_notifies(pub)) {
+		rc = fail(m, EX_CONFIG, "connection %s is parley-websocketd's: "
+			  "the close goes as NOTIFY, and publish_spec has no "
+			  "postgres:", m->arg);
+		goto out;
+	}
 	for (int k = 0; k < publisher_count(pub); k++) {
 		if (publisher_reachable(publisher_spec(pub, k), 1000, err,
 					sizeof(err)))
@@ -467,7 +480,7 @@ static int run_disconnect(struct admin_cli *m, const struct settings *cfg)
 			log_warn("Pushpin's publish input %s: %s",
 				 publisher_spec(pub, k), err);
 	}
-	if (reachable == 0) {
+	if (reachable == 0 && !conn_is_websocketd(m->arg)) {
 		rc = fail(m, EX_UNAVAILABLE, "Pushpin's publish input %s: %s",
 			  cfg->publish_spec, err);
 		goto out;

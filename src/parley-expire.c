@@ -28,6 +28,7 @@
 #include "command.h"
 #include "db.h"
 #include "log.h"
+#include "notify.h"
 #include "program.h"
 #include "speclist.h"
 
@@ -177,8 +178,13 @@ static long reconcile(struct db *db, const struct settings *cfg, long grace,
 			goto out;
 		}
 		n = PQntuples(r);
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			ids[i] = PQgetvalue(r, i, 0);
+			/* parley-websocketd's connections are not Pushpin's
+			 * (notify.h): their process deletes the row, or its
+			 * TTL expires it (step 1). */
+			alive[i] = conn_is_websocketd(ids[i]);
+		}
 		if (n > 0 && !ask_instances(cmd, l, ids, n, alive)) {
 			PQclear(r);
 			*rc = EX_TEMPFAIL;

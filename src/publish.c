@@ -7,7 +7,9 @@
 #include "publish.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "speclist.h"
+#include "store.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -30,6 +32,12 @@ struct publisher {
 	void *ctx;
 	int n;
 	struct instance inst[SPEC_LIST_MAX];
+	/* publish_spec's postgres: (notify.h): NOTIFY on db too */
+	bool notify;
+	struct db *db;
+	uint64_t nonce_key; /* random, per publisher */
+	uint64_t nonces;    /* publishes made */
+	unsigned long notify_failed;
 };
 
 struct publisher *publisher_new(const char *specs)
@@ -42,7 +50,7 @@ struct publisher *publisher_new(const char *specs)
 		log_error("out of memory");
 		return NULL;
 	}
-	if (!spec_list_parse(specs, "publish_spec", l, err, sizeof(err))) {
+	if (!spec_list_parse_publish(specs, l, err, sizeof(err))) {
 		log_error("%s", err);
 		free(l);
 		return NULL;
@@ -54,6 +62,9 @@ struct publisher *publisher_new(const char *specs)
 		p->n = l->n;
 		for (int i = 0; i < l->n; i++)
 			memcpy(p->inst[i].spec, l->spec[i], SPEC_MAX);
+		p->notify = l->notify;
+		p->nonce_key = (uint64_t)wall_ms() * 0x9e3779b97f4a7c15ULL ^
+			       (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)p;
 	}
 	free(l);
 	return p;
@@ -70,6 +81,17 @@ void publisher_free(struct publisher *p)
 	if (p->ctx != NULL)
 		zmq_ctx_term(p->ctx);
 	free(p);
+}
+
+void publisher_set_db(struct publisher *p, struct db *db)
+{
+	if (p != NULL)
+		p->db = db;
+}
+
+bool publisher_notifies(const struct publisher *p)
+{
+	return p->notify;
 }
 
 int publisher_count(const struct publisher *p)
@@ -179,9 +201,51 @@ out:
 	return ok;
 }
 
+/* The publish as NOTIFY (notify.h), when publish_spec names postgres:.
+ * True when it was sent or is not to be; a failure is counted and
+ * logged like a dropped ZeroMQ publish (redelivery covers a message). */
+static bool push_notify(struct publisher *p, enum notify_kind kind,
+			const char *channel, const char *skip_conn,
+			const char *body)
+{
+	struct notify_parts parts;
+	char name[NOTIFY_NAME_MAX], nonce[17];
+	uint64_t x;
+	bool ok;
+
+	if (!p->notify)
+		return true;
+	/* A splitmix64 step of key + count: distinct within a publisher,
+	 * and unlikely to meet another's among the few joined at once. */
+	x = p->nonce_key + ++p->nonces * 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	snprintf(nonce, sizeof(nonce), "%016llx", (unsigned long long)x);
+	notify_name(name, channel);
+	ok = p->db != NULL &&
+	     notify_encode(kind, channel, skip_conn, nonce, body, strlen(body),
+			   &parts);
+	if (ok) {
+		ok = store_notify(p->db, name, parts.part, parts.n) == DB_OK;
+		notify_parts_free(&parts);
+	}
+	if (!ok) {
+		metrics_add(M_PUBLISH_FAILURES, 1);
+		if (p->notify_failed++ % 1000 == 0)
+			log_warn("publish as NOTIFY to %s failed%s; %lu so far",
+				 channel, p->db ? "" : " (no database)",
+				 p->notify_failed);
+	}
+	return ok;
+}
+
 bool publish_ws(struct publisher *p, const char *channel, const char *content,
 		const char *skip_conn)
 {
+	bool noted = push_notify(p, NOTIFY_MESSAGE, channel, skip_conn,
+				 content);
+
 	cJSON *ws, *meta, *item = new_item(channel, &ws);
 
 	if (item == NULL || !cJSON_AddStringToObject(ws, "content", content))
@@ -195,7 +259,7 @@ bool publish_ws(struct publisher *p, const char *channel, const char *content,
 		    !cJSON_AddStringToObject(meta, "sender", skip_conn))
 			goto fail;
 	}
-	return push_item(p, item);
+	return push_item(p, item) && noted;
 fail:
 	cJSON_Delete(item);
 	return false;
@@ -203,14 +267,20 @@ fail:
 
 bool publish_close(struct publisher *p, const char *channel, int code)
 {
-	cJSON *ws, *item = new_item(channel, &ws);
+	char code_s[16];
+	cJSON *ws, *item;
+	bool noted;
+
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	noted = push_notify(p, NOTIFY_CLOSE, channel, NULL, code_s);
+	item = new_item(channel, &ws);
 
 	if (item == NULL || !cJSON_AddStringToObject(ws, "action", "close") ||
 	    (code != 0 && !cJSON_AddNumberToObject(ws, "code", code))) {
 		cJSON_Delete(item);
 		return false;
 	}
-	return push_item(p, item);
+	return push_item(p, item) && noted;
 }
 
 void conn_channel(char *out, size_t size, const char *conn_id)

@@ -8,6 +8,7 @@ void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	app->cfg = cfg;
 	app->db = db;
 	app->pub = pub;
+	publisher_set_db(pub, db); /* NOTIFYs (publish_spec's postgres:) */
 	app->rates = NULL;
 	app->later = (struct fanouts){ 0 };
 	app->api_keys = (struct apikeys_file){ 0 };

@@ -20,10 +20,11 @@ static bool has_scheme(const char *s, size_t len)
 	return false;
 }
 
-bool spec_list_parse(const char *text, const char *what,
-		     struct spec_list *out, char *err, size_t errlen)
+static bool parse_list(const char *text, const char *what, bool notify_ok,
+		       struct spec_list *out, char *err, size_t errlen)
 {
 	out->n = 0;
+	out->notify = false;
 	for (const char *p = text; *p != '\0';) {
 		size_t len = 0;
 
@@ -33,10 +34,21 @@ bool spec_list_parse(const char *text, const char *what,
 		}
 		while (p[len] != '\0' && !is_separator(p[len]))
 			len++;
+		if (notify_ok && len == strlen(SPEC_NOTIFY) &&
+		    memcmp(p, SPEC_NOTIFY, len) == 0) {
+			if (out->notify) {
+				snprintf(err, errlen, "%s: %s is listed twice",
+					 what, SPEC_NOTIFY);
+				return false;
+			}
+			out->notify = true;
+			p += len;
+			continue;
+		}
 		if (!has_scheme(p, len)) {
 			snprintf(err, errlen, "%s: '%.*s' is not tcp://, ipc:// "
-				 "or inproc://", what, (int)(len > 80 ? 80 : len),
-				 p);
+				 "or inproc://%s", what, (int)(len > 80 ? 80 : len),
+				 p, notify_ok ? " (or postgres:)" : "");
 			return false;
 		}
 		if (len >= SPEC_MAX) {
@@ -60,9 +72,21 @@ bool spec_list_parse(const char *text, const char *what,
 		out->n++;
 		p += len;
 	}
-	if (out->n == 0) {
+	if (out->n == 0 && !out->notify) {
 		snprintf(err, errlen, "%s: no endpoint", what);
 		return false;
 	}
 	return true;
+}
+
+bool spec_list_parse(const char *text, const char *what,
+		     struct spec_list *out, char *err, size_t errlen)
+{
+	return parse_list(text, what, false, out, err, errlen);
+}
+
+bool spec_list_parse_publish(const char *text, struct spec_list *out,
+			     char *err, size_t errlen)
+{
+	return parse_list(text, "publish_spec", true, out, err, errlen);
 }

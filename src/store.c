@@ -528,6 +528,12 @@ static const struct statement st_touch = { "touch",
 	"now() + make_interval(secs => $2::int) "
 	"WHERE connection_id = $1", 2 };
 
+/* $1 the NOTIFY channel, $2 the payloads text[]: sent in their order
+ * (pg_notify is volatile: evaluated row by row, after the ORDER BY). */
+static const struct statement st_notify = { "notify",
+	"SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY "
+	"AS t(p, i) ORDER BY i", 2 };
+
 /* Runs a statement whose rows are not needed. */
 static enum db_status run_only(struct db *db, const struct statement *s,
 			       const char *const *params, int *rows)
@@ -590,4 +596,18 @@ enum db_status store_touch(struct db *db, const char *conn_id, long ttl)
 
 	snprintf(ttl_s, sizeof(ttl_s), "%ld", ttl);
 	return run_only(db, &st_touch, params, NULL);
+}
+
+enum db_status store_notify(struct db *db, const char *name,
+			    char *const *payloads, int n)
+{
+	char *arr = db_text_array((const char *const *)payloads, n);
+	const char *params[2] = { name, arr };
+	enum db_status st;
+
+	if (arr == NULL)
+		return DB_ERROR;
+	st = run_only(db, &st_notify, params, NULL);
+	free(arr);
+	return st;
 }

@@ -140,4 +140,10 @@ enum db_status store_counts(struct db *db, long long *connections,
 enum db_status store_touch(struct db *db, const char *conn_id, long ttl)
     MUST_CHECK;
 
+/* pg_notify(name, payload) of each of the n payloads, in order, in one
+ * statement (notify.h: a publish's parts are committed together). Not
+ * to be called inside an open transaction that may roll back. */
+enum db_status store_notify(struct db *db, const char *name,
+			    char *const *payloads, int n) MUST_CHECK;
+
 #endif

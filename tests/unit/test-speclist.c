@@ -75,5 +75,24 @@ int main(void)
 	*strrchr(many, 't') = '\0'; /* SPEC_LIST_MAX of them */
 	ok(spec_list_parse(many, "publish_spec", &l, big, sizeof(big)) &&
 	   l.n == SPEC_LIST_MAX, "%d endpoints fit", SPEC_LIST_MAX);
+
+	/* postgres: (NOTIFY, notify.h): publish_spec only, no endpoint. */
+	ok(spec_list_parse_publish("tcp://127.0.0.1:5560, postgres:", &l, big,
+				   sizeof(big)) && l.n == 1 && l.notify &&
+	   strcmp(l.spec[0], "tcp://127.0.0.1:5560") == 0,
+	   "publish_spec: a Pushpin and postgres:");
+	ok(spec_list_parse_publish("postgres:", &l, big, sizeof(big)) &&
+	   l.n == 0 && l.notify, "publish_spec: postgres: alone is a list");
+	ok(spec_list_parse_publish("tcp://127.0.0.1:5560", &l, big,
+				   sizeof(big)) && l.n == 1 && !l.notify,
+	   "publish_spec without postgres: does not notify");
+	ok(!spec_list_parse_publish("postgres: postgres:", &l, big,
+				    sizeof(big)) &&
+	   strstr(big, "listed twice") != NULL, "postgres: twice is refused");
+	ok(!spec_list_parse_publish("postgres://x", &l, big, sizeof(big)),
+	   "postgres://x is refused");
+	ok(!spec_list_parse("postgres:", "pushpin_command_spec", &l, big,
+			    sizeof(big)),
+	   "pushpin_command_spec refuses postgres:");
 	return done_testing();
 }
