@@ -537,10 +537,8 @@ static int serve(struct wsd *w, struct bridge *io)
 static int wsd_run(void *ctx, const struct settings *cfg)
 {
 	struct wsd *w = ctx;
-	struct rate_table *rates;
-	struct auth *auth;
+	struct bridge_files files;
 	struct sigaction sa = { .sa_handler = on_term };
-	char err[512];
 	struct bridge io = {
 		.query = getenv("QUERY_STRING"),
 		.authorization = getenv("HTTP_AUTHORIZATION"),
@@ -558,24 +556,10 @@ static int wsd_run(void *ctx, const struct settings *cfg)
 
 	if (io.address != NULL && io.address[0] == '\0')
 		io.address = NULL;
-	auth = auth_new(cfg, err, sizeof(err));
-	if (auth == NULL) {
-		log_error("configuration: %s", err);
-		return EX_CONFIG;
-	}
-	/* Mapped before root is given up: the file may be root's. */
-	rates = rate_table_open(cfg->rate_table, err, sizeof(err));
-	if (rates == NULL) {
-		log_error("rate_table: %s", err);
-		auth_free(auth);
-		return EX_CANTCREAT;
-	}
-	if (!metrics_open(cfg->metrics_table, err, sizeof(err))) {
-		log_error("metrics_table: %s", err);
-		rate_table_close(rates);
-		auth_free(auth);
-		return EX_CANTCREAT;
-	}
+	/* Mapped before root is given up: the files may be root's. */
+	rc = bridge_files_open(&files, cfg);
+	if (rc != EX_OK)
+		return rc;
 	if (!program_drop_privileges(cfg->run_as_user))
 		return EX_NOPERM;
 	sigemptyset(&sa.sa_mask);
@@ -586,18 +570,18 @@ static int wsd_run(void *ctx, const struct settings *cfg)
 		  fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK) != 0)
 		log_warn("stdin: cannot make it non-blocking: %s",
 			 strerror(errno));
-	app_init(&w->app, cfg, db_new_settings(cfg, "parley-websocketd"),
-		 publisher_new(cfg->publish_spec));
-	w->auth = auth;
-	w->app.rates = rates;
+	rc = app_open(&w->app, cfg, &files, "parley-websocketd");
+	if (rc != EX_OK) {
+		bridge_files_close(&files);
+		return rc;
+	}
+	w->auth = files.auth;
 	w->in_cap = (size_t)cfg->max_frame_bytes + 1;
 	w->in = malloc(w->in_cap);
 	make_conn_id(w->conn_id);
 	io.conn_id = w->conn_id;
 	notify_join_init(&w->join);
-	if (w->app.pub == NULL) {
-		rc = EX_CONFIG; /* publish_spec is not a list (logged) */
-	} else if (w->app.db == NULL || w->in == NULL) {
+	if (w->in == NULL) {
 		log_error("out of memory");
 		rc = EX_OSERR;
 	} else {
@@ -611,11 +595,8 @@ static int wsd_run(void *ctx, const struct settings *cfg)
 	for (size_t i = 0; i < ARRAY_LEN(w->state); i++)
 		free(w->state[i]);
 	free(w->in);
-	db_free(w->app.db);
-	publisher_free(w->app.pub);
-	rate_table_close(rates);
-	metrics_close();
-	auth_free(auth);
+	app_close(&w->app);
+	bridge_files_close(&files);
 	return rc;
 }
 

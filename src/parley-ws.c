@@ -530,34 +530,21 @@ static int ws_run(void *ctx, const struct settings *cfg)
 {
 	struct ws_main *m = ctx;
 	struct app app;
-	struct auth *auth;
-	struct rate_table *rates;
+	struct bridge_files files;
 	struct apikeys_file keys;
 	FCGX_Request req;
-	char err[512];
-	int sock = 0;
+	int sock = 0, rc;
 
-	auth = auth_new(cfg, err, sizeof(err));
-	if (auth == NULL) {
-		log_error("configuration: %s", err);
-		return EX_CONFIG;
-	}
-	if (auth_is_none(auth))
+	/* Mapped before root is given up: the files may be root's. */
+	rc = bridge_files_open(&files, cfg);
+	if (rc != EX_OK)
+		return rc;
+	if (auth_is_none(files.auth))
 		log_warn("auth_mode none: anyone can connect as any userId "
 			 "(development only)");
 	if (cfg->grip_sig_key[0] == '\0')
 		log_warn("grip_sig_key not set: requests are not checked to "
 			 "come from Pushpin; keep the workers on loopback");
-	/* Mapped before root is given up: the file may be root's. */
-	rates = rate_table_open(cfg->rate_table, err, sizeof(err));
-	if (rates == NULL) {
-		log_error("rate_table: %s", err);
-		return EX_CANTCREAT;
-	}
-	if (!metrics_open(cfg->metrics_table, err, sizeof(err))) {
-		log_error("metrics_table: %s", err);
-		return EX_CANTCREAT;
-	}
 	/* Read before root is given up too (re-read when it changes, as
 	 * the workers' user: README, "HTTP send API"). */
 	apikeys_file_init(&keys, cfg->api_keys_file);
@@ -600,15 +587,9 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		return EX_NOPERM;
 	if (m->supervise)
 		supervise(m->procs); /* returns in each child */
-	app_init(&app, cfg, db_new_settings(cfg, "parley-ws"),
-		 publisher_new(cfg->publish_spec));
-	if (app.pub == NULL)
-		return EX_CONFIG; /* publish_spec is not a list (logged) */
-	if (app.db == NULL) {
-		log_error("out of memory");
-		return EX_OSERR;
-	}
-	app.rates = rates;
+	rc = app_open(&app, cfg, &files, "parley-ws");
+	if (rc != EX_OK)
+		return rc;
 	app.api_keys = keys;
 	if (FCGX_InitRequest(&req, sock, 0) != 0) {
 		log_error("FCGX_InitRequest failed");
@@ -624,19 +605,16 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		if (stopping || FCGX_Accept_r(&req) < 0)
 			break;
 		in_request = 1;
-		serve(&app, auth, &req);
+		serve(&app, files.auth, &req);
 		FCGX_Finish_r(&req);
 		/* The answer has gone: now the group fan-outs it queued. */
 		fanout_run(&app);
 	}
 	if (stopping)
 		log_info("stopping on a signal (no request in hand)");
-	db_free(app.db);
-	publisher_free(app.pub);
-	rate_table_close(rates);
-	metrics_close();
+	app_close(&app);
 	apikeys_file_free(&app.api_keys);
-	auth_free(auth);
+	bridge_files_close(&files);
 	return EX_OK;
 }
 

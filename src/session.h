@@ -112,6 +112,27 @@ struct session {
 void app_init(struct app *app, const struct settings *cfg, struct db *db,
 	      struct publisher *pub);
 
+/* What a bridge's process (parley-ws, parley-websocketd) opens while it
+ * may still be root, before program_drop_privileges(): the
+ * authenticator and the rate and metrics tables (the files may be
+ * root's). EX_OK, or the <sysexits.h> code with the reason logged. */
+struct bridge_files {
+	struct auth *auth;
+	struct rate_table *rates;
+};
+int bridge_files_open(struct bridge_files *f, const struct settings *cfg)
+    MUST_CHECK;
+void bridge_files_close(struct bridge_files *f);
+
+/* app_init() with the settings' own database connection (named `name`
+ * in pg_stat_activity) and publisher, both connected on first use, and
+ * the rate table of f: what each worker process makes after it gave
+ * root up (and after a fork). EX_OK, else EX_CONFIG (publish_spec is no
+ * list, logged) or EX_OSERR, with nothing left to free. */
+int app_open(struct app *app, const struct settings *cfg,
+	     const struct bridge_files *f, const char *name) MUST_CHECK;
+void app_close(struct app *app);
+
 
 /* "u:" + user id: the channel every connection of a user listens to. */
 void user_channel(char *out, size_t size, const char *user_id);
