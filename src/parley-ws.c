@@ -551,13 +551,15 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
-		return EX_SOFTWARE;
+		rc = EX_SOFTWARE;
+		goto out;
 	}
 	if (m->listen_on != NULL) {
 		sock = FCGX_OpenSocket(m->listen_on, 128);
 		if (sock < 0) {
 			log_error("cannot listen on %s", m->listen_on);
-			return EX_UNAVAILABLE;
+			rc = EX_UNAVAILABLE;
+			goto out;
 		}
 		log_info("listening on %s with %d workers", m->listen_on,
 			 m->procs);
@@ -574,7 +576,8 @@ static int ws_run(void *ctx, const struct settings *cfg)
 			log_error("--procs without --listen needs a listening "
 				  "socket on stdin (systemd: "
 				  "StandardInput=socket)");
-			return EX_USAGE;
+			rc = EX_USAGE;
+			goto out;
 		}
 		log_info("serving the socket on stdin with %d workers",
 			 m->procs);
@@ -583,17 +586,23 @@ static int ws_run(void *ctx, const struct settings *cfg)
 	 * user), the worker gives root up before it reads a single
 	 * request: after the configuration and keys are loaded and the
 	 * listening socket is open. */
-	if (!program_drop_privileges(cfg->run_as_user))
-		return EX_NOPERM;
+	if (!program_drop_privileges(cfg->run_as_user)) {
+		rc = EX_NOPERM;
+		goto out;
+	}
 	if (m->supervise)
 		supervise(m->procs); /* returns in each child */
 	rc = app_open(&app, cfg, &files, "parley-ws");
 	if (rc != EX_OK)
-		return rc;
-	app.api_keys = keys;
+		goto out;
+	app.api_keys = keys; /* the app's from now on (re-read there) */
+	keys = (struct apikeys_file){ 0 };
 	if (FCGX_InitRequest(&req, sock, 0) != 0) {
 		log_error("FCGX_InitRequest failed");
-		return EX_SOFTWARE;
+		app_close(&app);
+		apikeys_file_free(&app.api_keys);
+		rc = EX_SOFTWARE;
+		goto out;
 	}
 	worker_signals();
 	log_info("worker ready");
@@ -614,8 +623,11 @@ static int ws_run(void *ctx, const struct settings *cfg)
 		log_info("stopping on a signal (no request in hand)");
 	app_close(&app);
 	apikeys_file_free(&app.api_keys);
+	rc = EX_OK;
+out:
+	apikeys_file_free(&keys);
 	bridge_files_close(&files);
-	return EX_OK;
+	return rc;
 }
 
 int main(int argc, char **argv)
