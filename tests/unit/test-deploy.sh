@@ -56,7 +56,8 @@ need() { # need TOOL PACKAGE: a failed test point when TOOL is missing
 # rise above 2.0.
 max_exposure() {
 	case "$1" in
-	parley-ws.service | parley-push.service | parley-expire.service)
+	parley-ws.service | parley-push.service | parley-expire.service | \
+		parley-websocketd.service)
 		echo 20 ;;
 	*) echo 100 ;;
 	esac
@@ -85,7 +86,8 @@ check_units() {
 	dir=$1
 	need systemd-analyze systemd || return
 	for u in parley-ws.socket parley-ws.service parley-push.service \
-		parley-expire.service parley-expire.timer; do
+		parley-expire.service parley-expire.timer \
+		parley-websocketd.service; do
 		if [ ! -f "$dir/$u" ]; then
 			ok 1 "$u is there" "no $dir/$u"
 			continue
