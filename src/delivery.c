@@ -2,7 +2,7 @@
 #include "common.h"
 #include "delivery.h"
 #include "groupstore.h"
-#include "handlers.h"
+#include "outbox.h"
 #include "events.h"
 #include "log.h"
 

@@ -4,59 +4,13 @@
 #include "delivery.h"
 #include "events.h"
 #include "groupstore.h"
-#include "handlers.h"
+#include "outbox.h"
 #include "log.h"
 
 #include <time.h>
 #include <uuid/uuid.h>
 
-/* ---- fan-out ----------------------------------------------------------- */
-
-struct fanout *fanout_new(const char *json, const char *conversation_id,
-			  long long seq, const char *skip_conn, bool message)
-{
-	struct fanout *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return NULL;
-	f->json = strdup(json);
-	f->conversation_id = strdup(conversation_id);
-	f->seq = seq;
-	f->message = message;
-	f->skip_conn = skip_conn ? strdup(skip_conn) : NULL;
-	if (f->json == NULL || f->conversation_id == NULL ||
-	    (skip_conn != NULL && f->skip_conn == NULL)) {
-		fanout_free(f);
-		return NULL;
-	}
-	return f;
-}
-
-void fanout_free(struct fanout *f)
-{
-	if (f == NULL)
-		return;
-	free(f->json);
-	free(f->conversation_id);
-	free(f->skip_conn);
-	free(f);
-}
-
-bool fanout_queue(struct app *app, struct fanout *f)
-{
-	struct fanouts *q = &app->later;
-
-	if (q->n == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 8;
-		struct fanout **more = realloc(q->items, cap * sizeof(*more));
-		if (more == NULL)
-			return false;
-		q->items = more;
-		q->cap = cap;
-	}
-	q->items[q->n++] = f;
-	return true;
-}
+/* ---- fan-out (fanout_new() and the queue: outbox.c) ----------------- */
 
 /* Paces the publishes: `step` of them every 50 ms. Each member's
  * devices ack what they get, one request each; all at once they would

@@ -20,13 +20,6 @@ void handle_group_change(struct app *app, struct session *s,
 void handle_get_receipts(struct app *app, struct session *s,
 			 const struct request *q);
 
-/* A fan-out (session.h) with copies of its strings; NULL: out of memory. */
-struct fanout *fanout_new(const char *json, const char *conversation_id,
-			  long long seq, const char *skip_conn, bool message);
-void fanout_free(struct fanout *f);
-/* Queues f on the app (which owns it from then on); false: out of
- * memory, f still the caller's. */
-bool fanout_queue(struct app *app, struct fanout *f) MUST_CHECK;
 /* Runs and empties the queue: for each fan-out, the online members it is
  * for (one query), then a publish to each member's channel. A bridge
  * calls it once its answer to the request has gone. */

@@ -3,6 +3,7 @@
 #include "request.h"
 #include "delivery.h"
 #include "handlers.h"
+#include "outbox.h"
 #include "log.h"
 
 static enum request_result open_session(struct app *app,
