@@ -51,7 +51,7 @@ void notify_parts_free(struct notify_parts *p)
 }
 
 /* Where the part starting at `at` ends: at most NOTIFY_CHUNK bytes on,
- * never inside a UTF-8 sequence (a continuation byte is 10xxxxxx). */
+ * never inside a UTF-8 sequence (a continuation byte has the top bits 10). */
 static size_t cut_at(const char *body, size_t len, size_t at)
 {
 	size_t end = at + NOTIFY_CHUNK;
